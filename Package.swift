@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Swift 6 language mode, strict concurrency and `any` spelled out everywhere (STYLE.md).
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "gateway",
+    products: [
+        .executable(name: "gateway", targets: ["Gateway"]),
+    ],
+    targets: [
+        // Thin system-library shims. Macros Swift cannot import are re-exported as static inline functions.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CNghttp2", path: "Sources/CNghttp2", pkgConfig: "libnghttp2",
+                       providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        // epoll, eventfd, timerfd, accept4, sendfile: not exposed by Glibc without _GNU_SOURCE.
+        .target(name: "CSystemShims", path: "Sources/CSystemShims", cSettings: [.define("_GNU_SOURCE")]),
+
+        .target(name: "Pipeline", dependencies: ["CSystemShims", "COpenSSL", "CNghttp2", "CZlib"],
+                swiftSettings: strict),
+        .target(name: "Middlewares", dependencies: ["Pipeline"], swiftSettings: strict),
+        .executableTarget(name: "Gateway", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),
+
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"], swiftSettings: strict),
+        .testTarget(name: "MiddlewaresTests", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Gateway"], swiftSettings: strict),
+    ]
+)

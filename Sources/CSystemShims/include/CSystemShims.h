@@ -1,0 +1,40 @@
+#ifndef CSYSTEMSHIMS_H
+#define CSYSTEMSHIMS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <sys/socket.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+/// Glibc as imported by Swift does not expose these without _GNU_SOURCE (proxy.md §3.3).
+int csys_epoll_create(void);
+int csys_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// Waits and copies (events, data) pairs into the two arrays; returns the count or -1.
+int csys_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int timeout_ms);
+int csys_eventfd(void);
+int csys_eventfd_signal(int fd);
+int csys_eventfd_drain(int fd);
+int csys_accept4(int fd, struct sockaddr *addr, socklen_t *len);
+ssize_t csys_sendfile(int out_fd, int in_fd, off_t *offset, size_t count);
+/// Sends with MSG_NOSIGNAL (and MSG_MORE when `more` is non-zero).
+ssize_t csys_send(int fd, const void *buf, size_t len, int more);
+ssize_t csys_writev2(int fd, const void *a, size_t alen, const void *b, size_t blen);
+
+/// Opens `path` relative to `dirfd` without ever leaving it: "..", absolute paths and symlinks
+/// that point outside fail with EXDEV (openat2 RESOLVE_BENEATH, Linux 5.6+). Returns -1 with
+/// errno ENOSYS on older kernels.
+int csys_open_beneath(int dirfd, const char *path);
+
+extern const uint32_t CSYS_EPOLLIN;
+extern const uint32_t CSYS_EPOLLOUT;
+extern const uint32_t CSYS_EPOLLERR;
+extern const uint32_t CSYS_EPOLLHUP;
+extern const uint32_t CSYS_EPOLLRDHUP;
+
+#endif

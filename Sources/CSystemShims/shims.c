@@ -1,0 +1,78 @@
+#include "CSystemShims.h"
+#include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+
+const uint32_t CSYS_EPOLLIN = EPOLLIN;
+const uint32_t CSYS_EPOLLOUT = EPOLLOUT;
+const uint32_t CSYS_EPOLLERR = EPOLLERR;
+const uint32_t CSYS_EPOLLHUP = EPOLLHUP;
+const uint32_t CSYS_EPOLLRDHUP = EPOLLRDHUP;
+
+int csys_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int csys_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+int csys_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int timeout_ms) {
+    struct epoll_event evs[256];
+    if (max > 256) max = 256;
+    int n = epoll_wait(epfd, evs, max, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        events[i] = evs[i].events;
+        data[i] = evs[i].data.u64;
+    }
+    return n;
+}
+
+int csys_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+int csys_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    return (int)write(fd, &one, sizeof one);
+}
+
+int csys_eventfd_drain(int fd) {
+    uint64_t value;
+    return (int)read(fd, &value, sizeof value);
+}
+
+int csys_accept4(int fd, struct sockaddr *addr, socklen_t *len) {
+    return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+ssize_t csys_sendfile(int out_fd, int in_fd, off_t *offset, size_t count) {
+    return sendfile(out_fd, in_fd, offset, count);
+}
+
+ssize_t csys_send(int fd, const void *buf, size_t len, int more) {
+    return send(fd, buf, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+}
+
+ssize_t csys_writev2(int fd, const void *a, size_t alen, const void *b, size_t blen) {
+    struct iovec iov[2];
+    iov[0].iov_base = (void *)a; iov[0].iov_len = alen;
+    iov[1].iov_base = (void *)b; iov[1].iov_len = blen;
+    struct msghdr msg = {0};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = blen ? 2 : 1;
+    return sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+int csys_open_beneath(int dirfd, const char *path) {
+#ifdef SYS_openat2
+    struct open_how how = {0};
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}

@@ -1,0 +1,90 @@
+import Dispatch
+import Pipeline
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `gateway serve [--config FILE]`: runs the pipeline. SIGHUP reloads (keeping the old pipeline
+/// when the new one has any error), SIGTERM and SIGINT drain and exit.
+enum ServeCommand {
+    static func run(_ arguments: [String]) -> Never {
+        let parsed = CLI.options(arguments, flags: ["config"])
+        let path = CLI.absolute(parsed.values["config"]?.last ?? "pipeline.json")
+        let (loaded, issues) = CLI.load(path)
+        for issue in issues {
+            Log.write(issue.severity == .error ? .error : .warning, "config", [("at", issue.pointer.description), ("problem", issue.message)])
+        }
+        guard let pipeline = loaded else {
+            CLI.fail("\(path) has \(issues.count { $0.severity == .error }) error(s); nothing started (see `gateway check \(path)`)")
+        }
+        let server: Server
+        do {
+            server = try Server(pipeline: pipeline)
+            try server.start()
+        } catch {
+            CLI.fail("cannot start: \(error)")
+        }
+        Log.info("started", [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))])
+
+        let supervisor = Supervisor(server: server, path: path)
+        for signal in [SIGHUP, SIGTERM, SIGINT] { Glibc.signal(signal, SIG_IGN) }
+        let queue = DispatchQueue(label: "signals")
+        let sources = [SIGHUP, SIGTERM, SIGINT].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler {
+                Task {
+                    if number == SIGHUP { await supervisor.reload() } else { await supervisor.shutdown() }
+                }
+            }
+            source.resume()
+            return source
+        }
+        withExtendedLifetime(sources) { dispatchMain() }
+    }
+}
+
+/// Serializes reloads and the final drain.
+actor Supervisor {
+    let server: Server
+    let path: String
+    var stopping = false
+
+    init(server: Server, path: String) {
+        self.server = server
+        self.path = path
+    }
+
+    func reload() async {
+        guard !stopping else { return }
+        let (loaded, issues) = CLI.load(path)
+        for issue in issues {
+            Log.write(issue.severity == .error ? .error : .warning, "reload config", [("at", issue.pointer.description), ("problem", issue.message)])
+        }
+        guard let pipeline = loaded else {
+            Log.error("reload refused; the previous pipeline keeps serving", [("errors", String(issues.count { $0.severity == .error }))])
+            return
+        }
+        do {
+            let old = try await server.reload(pipeline)
+            Log.info("reloaded", [("stacks", pipeline.stacks.map(\.name).joined(separator: ","))])
+            // Requests that started on the old pipeline may still use its middlewares for a while.
+            Task {
+                try? await Task.sleep(for: old.drainTimeout)
+                await old.stop()
+            }
+        } catch {
+            Log.error("reload refused; the previous pipeline keeps serving", [("reason", "\(error)")])
+        }
+    }
+
+    func shutdown() async {
+        guard !stopping else { return }
+        stopping = true
+        let pipeline = server.pipeline
+        Log.info("draining", [("connections", String(server.openConnections)), ("timeout", "\(pipeline.drainTimeout)")])
+        await server.drain(timeout: pipeline.drainTimeout)
+        await pipeline.stop()
+        Log.info("stopped", [("connections left", String(server.openConnections))])
+        exit(0)
+    }
+}

@@ -1,0 +1,16 @@
+import Pipeline
+
+/// Every type pipeline.json may name. New middleware and source types are added here.
+public enum Builtins {
+    public static let middlewareTypes: [MiddlewareType] = [
+        AccessLog.type,
+        TLSPolicy.type,
+        Respond.type,
+        Router.type,
+        Files.type,
+    ]
+
+    public static let sourceTypes: [SourceType] = []
+
+    public static var registry: TypeRegistry { TypeRegistry(middlewares: middlewareTypes, sources: sourceTypes) }
+}

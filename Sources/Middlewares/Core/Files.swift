@@ -1,0 +1,189 @@
+import CSystemShims
+import Pipeline
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `files`: serves a directory. ETag and Last-Modified with 304, a single Range with 206/416,
+/// HEAD, Content-Type by extension, index files. Paths are resolved by the kernel beneath the
+/// root (openat2 RESOLVE_BENEATH), so `..`, encoded `%2e%2e`, absolute paths and symlinks that
+/// leave the root are all refused, whatever form they arrive in.
+public struct Files: Middleware {
+    let root: DirectoryHandle
+    let index: [String]
+    let stripPrefix: String?
+    let cacheControl: String?
+
+    public static let type = MiddlewareType(
+        name: "files", summary: "Serves a directory with ETag/304, Range/206 and traversal-safe paths.",
+        phase: .behaviour, isTerminal: true,
+        options: [
+            OptionSpec("root", "path", "directory to serve (relative paths are relative to pipeline.json)", required: true),
+            OptionSpec("index", "[string]", "files tried for a directory request", default: "[\"index.html\"]"),
+            OptionSpec("stripPrefix", "string", "path prefix removed before looking up the file (e.g. \"/static\")"),
+            OptionSpec("cacheControl", "string", "Cache-Control value for every file (e.g. \"max-age=300\")"),
+        ],
+        build: { options, _ in
+            let path = options.path("root", required: true) ?? ""
+            var index = options.strings("index")
+            if !options.has("index") { index = ["index.html"] }
+            let strip = options.string("stripPrefix")
+            if let strip, !strip.hasPrefix("/") { options.error("stripPrefix", "must start with /") }
+            guard !path.isEmpty else { return Files(root: DirectoryHandle.invalid, index: [], stripPrefix: nil, cacheControl: nil) }
+            guard let root = DirectoryHandle(path: path) else {
+                throw ConfigError("cannot open directory \"\(path)\": \(String(cString: strerror(errno)))", at: options.pointer.appending("root"))
+            }
+            return Files(root: root, index: index, stripPrefix: strip.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
+                         cacheControl: options.string("cacheControl"))
+        })
+
+    public init(root: DirectoryHandle, index: [String] = ["index.html"], stripPrefix: String? = nil, cacheControl: String? = nil) {
+        self.root = root
+        self.index = index
+        self.stripPrefix = stripPrefix
+        self.cacheControl = cacheControl
+    }
+
+    public func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
+        guard request.method == .get || request.method == .head else {
+            throw HTTPError(.methodNotAllowed, "only GET and HEAD", headers: ["Allow": "GET, HEAD"])
+        }
+        var path = request.path
+        if let stripPrefix {
+            guard path.hasPrefix(stripPrefix) else { throw HTTPError(.notFound, "not found") }
+            path = String(path.dropFirst(stripPrefix.count))
+            if path.isEmpty { path = "/" }
+        }
+        guard let decoded = PercentEncoding.decode(path) else { throw HTTPError(.badRequest, "invalid path") }
+        var segments: [Substring] = []
+        for segment in decoded.split(separator: "/", omittingEmptySubsequences: true) {
+            if segment == "." { continue }
+            if segment == ".." { throw HTTPError(.badRequest, "invalid path") }
+            segments.append(segment)
+        }
+        let relative = segments.isEmpty ? "." : segments.joined(separator: "/")
+        switch root.open(relative) {
+        case .file(let file):
+            return respond(with: file, name: String(segments.last ?? ""), request: request)
+        case .directory:
+            guard decoded.hasSuffix("/") else {
+                var location = request.path + "/"
+                if let query = request.query { location += "?" + query }
+                return Response(status: .movedPermanently, headers: ["Location": location], body: .empty)
+            }
+            for name in index {
+                if case .file(let file) = root.open(relative == "." ? name : relative + "/" + name) {
+                    return respond(with: file, name: name, request: request)
+                }
+            }
+            throw HTTPError(.notFound, "not found")
+        case .forbidden:
+            throw HTTPError(.forbidden, "forbidden")
+        case .missing:
+            throw HTTPError(.notFound, "not found")
+        }
+    }
+
+    func respond(with file: OpenFile, name: String, request: Request) -> Response {
+        let etag = "\"" + String(file.modified, radix: 16) + "-" + String(file.size, radix: 16) + "\""
+        var headers: HTTPFields = [
+            "Content-Type": MediaTypes.forFile(name),
+            "Last-Modified": HTTPDate.format(file.modified),
+            "ETag": etag,
+            "Accept-Ranges": "bytes",
+        ]
+        if let cacheControl { headers["Cache-Control"] = cacheControl }
+        switch Conditional.evaluate(request.headers, etag: etag, lastModified: file.modified) {
+        case .notModified:
+            headers["Content-Type"] = nil
+            return Response(status: .notModified, headers: headers, body: .empty)
+        case .preconditionFailed:
+            return HTTPError(.preconditionFailed, "precondition failed").response
+        case .proceed:
+            break
+        }
+        guard Conditional.ifRangeHolds(request.headers, etag: etag, lastModified: file.modified) else {
+            return Response(status: .ok, headers: headers, body: ResponseBody(file: file.region()))
+        }
+        switch ByteRange.resolve(request.headers["Range"], size: file.size) {
+        case .full:
+            return Response(status: .ok, headers: headers, body: ResponseBody(file: file.region()))
+        case .partial(let range):
+            headers["Content-Range"] = ByteRange.contentRange(range, size: file.size)
+            return Response(status: .partialContent, headers: headers,
+                            body: ResponseBody(file: file.region(offset: range.lowerBound, length: range.upperBound - range.lowerBound)))
+        case .unsatisfiable:
+            var error = HTTPError(.rangeNotSatisfiable, "range not satisfiable")
+            error.headers["Content-Range"] = "bytes */\(file.size)"
+            return error.response
+        }
+    }
+}
+
+/// An open directory that lookups stay beneath.
+public final class DirectoryHandle: Sendable {
+    public let path: String
+    let descriptor: Int32
+
+    public enum Lookup {
+        case file(OpenFile)
+        case directory
+        case forbidden
+        case missing
+    }
+
+    static let invalid = DirectoryHandle(invalid: ())
+
+    private init(invalid: ()) {
+        path = ""
+        descriptor = -1
+    }
+
+    public init?(path: String) {
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        self.path = path
+        descriptor = fd
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    /// Opens `relative` (no leading slash) beneath the directory.
+    public func open(_ relative: String) -> Lookup {
+        var fd = csys_open_beneath(descriptor, relative)
+        if fd < 0, errno == ENOSYS { fd = openChecked(relative) }
+        guard fd >= 0 else {
+            return errno == EACCES ? .forbidden : .missing
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            close(fd)
+            return .missing
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            close(fd)
+            return .directory
+        case S_IFREG:
+            return OpenFile(descriptor: fd).map(Lookup.file) ?? .missing
+        default:
+            close(fd)
+            return .forbidden
+        }
+    }
+
+    /// For kernels without openat2: open, then make sure the real path is still beneath the root.
+    private func openChecked(_ relative: String) -> Int32 {
+        let full = path + "/" + relative
+        guard let resolvedRoot = realpath(path, nil) else { return -1 }
+        defer { free(resolvedRoot) }
+        guard let resolved = realpath(full, nil) else { return -1 }
+        defer { free(resolved) }
+        let rootText = String(cString: resolvedRoot), text = String(cString: resolved)
+        guard text == rootText || text.hasPrefix(rootText.hasSuffix("/") ? rootText : rootText + "/") else {
+            errno = ENOENT
+            return -1
+        }
+        return Glibc.open(text, O_RDONLY | O_CLOEXEC)
+    }
+}

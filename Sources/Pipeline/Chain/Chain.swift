@@ -1,0 +1,33 @@
+/// A list of middleware folded once into nested closures, so a request walks no array.
+public struct Chain: Sendable {
+    public let middlewares: [any Middleware]
+    /// Calls the first middleware; each `next` is the following one.
+    public let respond: Next
+
+    /// Builds the chain; `end` answers when the last middleware calls `next`
+    /// (validation makes that impossible for a chain that ends in a terminal).
+    public init(_ middlewares: [any Middleware], end: Next? = nil) {
+        self.middlewares = middlewares
+        var next: Next = end ?? { _, _ in throw HTTPError(.notFound, "not found") }
+        for middleware in middlewares.reversed() {
+            let rest = next
+            next = { request, context in try await middleware.handle(request, context: context, next: rest) }
+        }
+        respond = next
+    }
+
+    /// Runs the request through the chain and turns thrown errors into responses: an `HTTPError`
+    /// becomes its status and short message; anything else becomes a 500 whose detail stays in the log.
+    public func handle(_ request: Request, context: Context) async -> Response {
+        do {
+            return try await respond(request, context)
+        } catch let error as HTTPError {
+            return error.response
+        } catch is CancellationError {
+            return HTTPError(.serviceUnavailable, "request cancelled").response
+        } catch {
+            context.annotate("error", "\(error)")
+            return HTTPError(.internalServerError, "internal error (request \(context.requestID))").response
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import Synchronization
+
+/// What a factory may use while it builds: the diagnostics, the environment, the sources
+/// and named middlewares of the same load, and nested chains (for routers).
+public final class BuildContext: @unchecked Sendable {
+    // A load runs on one thread; the mutable state below is touched only there.
+    public let diagnostics: Diagnostics
+    public let environment: ConfigEnvironment
+    public let registry: TypeRegistry
+    /// The stack being built, when a chain is being built for one.
+    public internal(set) var stackName: String?
+
+    var sourceValues: [String: JSONValue] = [:]
+    var builtSources: [String: any Source] = [:]
+    var failedSources: Set<String> = []
+    var namedValues: [String: JSONValue] = [:]
+    var builtNamed: [String: (type: MiddlewareType, value: any Middleware)] = [:]
+    var failedNamed: Set<String> = []
+    var building: [String] = []
+    var stoppables: [any Stoppable] = []
+    /// Values shared by the middlewares of one load, keyed by a name a feature chooses
+    /// (for example the URL signer that behaviours and auth both use).
+    public var shared: [String: any Sendable] = [:]
+
+    init(diagnostics: Diagnostics, environment: ConfigEnvironment, registry: TypeRegistry) {
+        self.diagnostics = diagnostics
+        self.environment = environment
+        self.registry = registry
+    }
+
+    /// Keeps `value` so it is stopped when its pipeline is replaced.
+    public func retain(_ value: any Stoppable) { stoppables.append(value) }
+
+    /// The source called `name`, when it exists and is a `T`. Reports a missing name or a wrong type
+    /// at `pointer`; says nothing more when the source itself failed to build (already reported).
+    public func source<T>(_ name: String, as type: T.Type, at pointer: JSONPointer, expected: String) -> T? {
+        if failedSources.contains(name) { return nil }
+        guard let source = builtSources[name] ?? buildSource(name) else {
+            if failedSources.contains(name) { return nil }
+            diagnostics.error(pointer, "unknown source \"\(name)\"" + DidYouMean.hint(for: name, among: sourceValues.keys))
+            return nil
+        }
+        guard let typed = source as? T else {
+            diagnostics.error(pointer, "source \"\(name)\" cannot serve here: expected \(expected)")
+            return nil
+        }
+        return typed
+    }
+
+    func buildSource(_ name: String) -> (any Source)? {
+        guard let value = sourceValues[name] else { return nil }
+        let pointer = JSONPointer(["sources", name])
+        let before = diagnostics.errorCount
+        guard case .object(let object) = value else {
+            diagnostics.error(pointer, "expected an object, got \(value.typeName)")
+            failedSources.insert(name)
+            return nil
+        }
+        guard let typeName = object["type"]?.string else {
+            diagnostics.error(pointer.appending("type"), "required: one of \(registry.sources.keys.sorted().joined(separator: ", "))")
+            failedSources.insert(name)
+            return nil
+        }
+        guard let type = registry.sources[typeName] else {
+            diagnostics.error(pointer.appending("type"), "unknown source type \"\(typeName)\"" + DidYouMean.hint(for: typeName, among: registry.sources.keys))
+            failedSources.insert(name)
+            return nil
+        }
+        let options = Options(object, at: pointer, allowed: type.options.map(\.name), diagnostics: diagnostics, environment: environment)
+        do {
+            let source = try type.build(options, self)
+            guard diagnostics.errorCount == before else {
+                failedSources.insert(name)
+                return nil
+            }
+            builtSources[name] = source
+            if let stoppable = source as? any Stoppable { retain(stoppable) }
+            return source
+        } catch {
+            report(error, at: pointer)
+            failedSources.insert(name)
+            return nil
+        }
+    }
+
+    func report(_ error: any Error, at pointer: JSONPointer) {
+        if let config = error as? ConfigError {
+            diagnostics.error(config.pointer ?? pointer, config.message)
+        } else {
+            diagnostics.error(pointer, "\(error)")
+        }
+    }
+
+    /// One element of a chain: the name of an entry in `middlewares` or an inline object with `type`.
+    func element(_ value: JSONValue, at pointer: JSONPointer) -> (type: MiddlewareType, value: any Middleware)? {
+        switch value {
+        case .string(let name):
+            return named(name, at: pointer)
+        case .object(let object):
+            return inline(object, at: pointer)
+        default:
+            diagnostics.error(pointer, "expected a middleware name or an object with \"type\", got \(value.typeName)")
+            return nil
+        }
+    }
+
+    func named(_ name: String, at pointer: JSONPointer) -> (type: MiddlewareType, value: any Middleware)? {
+        if let built = builtNamed[name] { return built }
+        if failedNamed.contains(name) { return nil }
+        guard let value = namedValues[name] else {
+            var hint = DidYouMean.hint(for: name, among: namedValues.keys)
+            if hint.isEmpty, registry.middlewares[name] != nil { hint = " (to use the type, write {\"type\": \"\(name)\"})" }
+            diagnostics.error(pointer, "unknown middleware \"\(name)\"" + hint)
+            return nil
+        }
+        if building.contains(name) {
+            diagnostics.error(pointer, "recursion: " + (building + [name]).joined(separator: " -> "))
+            return nil
+        }
+        building.append(name)
+        defer { building.removeLast() }
+        let namedPointer = JSONPointer(["middlewares", name])
+        guard case .object(let object) = value else {
+            diagnostics.error(namedPointer, "expected an object with \"type\", got \(value.typeName)")
+            failedNamed.insert(name)
+            return nil
+        }
+        guard let built = inline(object, at: namedPointer) else {
+            failedNamed.insert(name)
+            return nil
+        }
+        builtNamed[name] = built
+        return built
+    }
+
+    func inline(_ object: JSONObject, at pointer: JSONPointer) -> (type: MiddlewareType, value: any Middleware)? {
+        guard let typeValue = object["type"] else {
+            diagnostics.error(pointer.appending("type"), "required")
+            return nil
+        }
+        guard case .string(let typeName) = typeValue else {
+            diagnostics.error(pointer.appending("type"), "expected a string, got \(typeValue.typeName)")
+            return nil
+        }
+        guard let type = registry.middlewares[typeName] else {
+            diagnostics.error(pointer.appending("type"), "unknown type \"\(typeName)\"" + DidYouMean.hint(for: typeName, among: registry.middlewares.keys))
+            return nil
+        }
+        let before = diagnostics.errorCount
+        let options = Options(object, at: pointer, allowed: type.options.map(\.name), diagnostics: diagnostics, environment: environment)
+        do {
+            let middleware = try type.build(options, self)
+            guard diagnostics.errorCount == before else { return nil }
+            if let stoppable = middleware as? any Stoppable { retain(stoppable) }
+            return (type, middleware)
+        } catch {
+            report(error, at: pointer)
+            return nil
+        }
+    }
+
+    /// Builds a chain from a JSON array with every check a stack's chain gets: exactly one terminal,
+    /// and it comes last; phase order warnings. Routers use it for their routes' chains.
+    public func chain(_ value: JSONValue?, at pointer: JSONPointer) -> Chain? {
+        guard let value else {
+            diagnostics.error(pointer, "required")
+            return nil
+        }
+        guard case .array(let items) = value else {
+            diagnostics.error(pointer, "expected a list of middlewares, got \(value.typeName)")
+            return nil
+        }
+        guard !items.isEmpty else {
+            diagnostics.error(pointer, "a chain needs at least one middleware (and must end in a terminal one)")
+            return nil
+        }
+        var built: [(type: MiddlewareType, value: any Middleware, pointer: JSONPointer)] = []
+        var failed = false
+        for (i, item) in items.enumerated() {
+            if let element = element(item, at: pointer.appending(i)) {
+                built.append((element.type, element.value, pointer.appending(i)))
+            } else {
+                failed = true
+            }
+        }
+        // Terminal checks run on what could be built, so one mistake does not hide another.
+        let terminals = built.filter { $0.type.isTerminal }
+        for extra in terminals.dropLast() {
+            diagnostics.error(extra.pointer, "\"\(extra.type.name)\" ends a chain, so it must be last")
+        }
+        if !failed {
+            if terminals.isEmpty {
+                let terminalNames = registry.middlewares.values.filter(\.isTerminal).map(\.name).sorted()
+                diagnostics.error(pointer, "the chain must end in a terminal middleware (one of \(terminalNames.joined(separator: ", ")))")
+            } else if let last = terminals.last, last.pointer != built.last?.pointer {
+                diagnostics.error(last.pointer, "\"\(last.type.name)\" ends a chain, so it must be last")
+            }
+        }
+        for (i, later) in built.enumerated() {
+            if let earlier = built[..<i].first(where: { $0.type.phase > later.type.phase }) {
+                diagnostics.warning(later.pointer, "\"\(later.type.name)\" (\(later.type.phase)) runs after \"\(earlier.type.name)\" (\(earlier.type.phase)); "
+                    + Self.phaseAdvice(earlier.type.phase, later.type.phase))
+            }
+        }
+        if failed { return nil }
+        return Chain(built.map(\.value))
+    }
+
+    static func phaseAdvice(_ earlier: Phase, _ later: Phase) -> String {
+        switch (earlier, later) {
+        case (.cache, .auth): "a cache before auth serves private answers to anyone"
+        case (_, .observe): "a log placed late misses what earlier middlewares answer"
+        default: "the usual order is log, tls, auth, cache, behaviour, upstream"
+        }
+    }
+}

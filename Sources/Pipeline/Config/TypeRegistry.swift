@@ -1,0 +1,104 @@
+/// Where a middleware belongs in a chain. Out-of-rank order is allowed but warned about
+/// (a cache before auth would serve private answers to anyone).
+public enum Phase: Int, Sendable, Comparable, CustomStringConvertible {
+    case observe = 0     // log
+    case transport = 1   // tls policy
+    case auth = 2
+    case cache = 3
+    case behaviour = 4   // router, files, respond, terraform.registry
+    case upstream = 5
+
+    public static func < (a: Phase, b: Phase) -> Bool { a.rawValue < b.rawValue }
+
+    public var description: String {
+        switch self {
+        case .observe: "observe"
+        case .transport: "transport"
+        case .auth: "auth"
+        case .cache: "cache"
+        case .behaviour: "behaviour"
+        case .upstream: "upstream"
+        }
+    }
+}
+
+/// One documented option of a type, for `gateway list-types` and for rejecting unknown keys.
+public struct OptionSpec: Sendable {
+    public let name: String
+    /// The value's kind as users write it: `string`, `size`, `duration`, `[string]`, `object`, ...
+    public let kind: String
+    public let summary: String
+    public let required: Bool
+    public let defaultValue: String?
+
+    public init(_ name: String, _ kind: String, _ summary: String, required: Bool = false, default defaultValue: String? = nil) {
+        self.name = name
+        self.kind = kind
+        self.summary = summary
+        self.required = required
+        self.defaultValue = defaultValue
+    }
+}
+
+/// A middleware type: its JSON name, documentation, rank, whether it ends a chain, and the
+/// factory that turns options into an immutable value once per load.
+public struct MiddlewareType: Sendable {
+    public let name: String
+    public let summary: String
+    public let phase: Phase
+    public let isTerminal: Bool
+    public let options: [OptionSpec]
+    public let build: @Sendable (Options, BuildContext) throws -> any Middleware
+
+    public init(name: String, summary: String, phase: Phase, isTerminal: Bool = false, options: [OptionSpec],
+                build: @escaping @Sendable (Options, BuildContext) throws -> any Middleware) {
+        self.name = name
+        self.summary = summary
+        self.phase = phase
+        self.isTerminal = isTerminal
+        self.options = options
+        self.build = build
+    }
+}
+
+/// What behaviours read metadata and artifacts from (`directory`, `github`, `oci`).
+public protocol Source: Sendable {}
+
+/// A source type: JSON name, documentation and factory.
+public struct SourceType: Sendable {
+    public let name: String
+    public let summary: String
+    public let options: [OptionSpec]
+    public let build: @Sendable (Options, BuildContext) throws -> any Source
+
+    public init(name: String, summary: String, options: [OptionSpec],
+                build: @escaping @Sendable (Options, BuildContext) throws -> any Source) {
+        self.name = name
+        self.summary = summary
+        self.options = options
+        self.build = build
+    }
+}
+
+/// Every type pipeline.json may name, assembled in one place (no registration side effects).
+public struct TypeRegistry: Sendable {
+    public private(set) var middlewares: [String: MiddlewareType] = [:]
+    public private(set) var sources: [String: SourceType] = [:]
+
+    public init() {}
+
+    public init(middlewares: [MiddlewareType], sources: [SourceType]) {
+        for type in middlewares { register(type) }
+        for type in sources { register(type) }
+    }
+
+    public mutating func register(_ type: MiddlewareType) {
+        precondition(middlewares[type.name] == nil, "middleware type \(type.name) registered twice")
+        middlewares[type.name] = type
+    }
+
+    public mutating func register(_ type: SourceType) {
+        precondition(sources[type.name] == nil, "source type \(type.name) registered twice")
+        sources[type.name] = type
+    }
+}

@@ -1,0 +1,81 @@
+/// A growable byte buffer with reader and writer indices on memory that does not move while a
+/// connection awaits I/O (NIO's ByteBuffer idea, much smaller). Loop-confined.
+final class ByteBuffer {
+    private(set) var storage: UnsafeMutableRawPointer
+    private(set) var capacity: Int
+    private(set) var readerIndex = 0
+    private(set) var writerIndex = 0
+
+    init(capacity: Int = 16 * 1024) {
+        self.capacity = capacity
+        storage = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { storage.deallocate() }
+
+    var readableBytes: Int { writerIndex - readerIndex }
+    var writableBytes: Int { capacity - writerIndex }
+
+    /// The unread bytes.
+    var readable: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage + readerIndex, count: readableBytes) }
+    /// Free space after the unread bytes.
+    var writable: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: storage + writerIndex, count: writableBytes) }
+
+    func moveReaderIndex(by count: Int) {
+        precondition(count <= readableBytes)
+        readerIndex += count
+        if readerIndex == writerIndex {
+            readerIndex = 0
+            writerIndex = 0
+        }
+    }
+
+    func moveWriterIndex(by count: Int) {
+        precondition(count <= writableBytes)
+        writerIndex += count
+    }
+
+    /// Makes room for at least `count` more bytes, first by moving unread bytes to the front.
+    func reserveWritable(_ count: Int) {
+        if writableBytes >= count { return }
+        if readerIndex > 0 {
+            let unread = readableBytes
+            storage.copyMemory(from: storage + readerIndex, byteCount: unread)
+            readerIndex = 0
+            writerIndex = unread
+            if writableBytes >= count { return }
+        }
+        var newCapacity = capacity
+        while newCapacity - writerIndex < count { newCapacity *= 2 }
+        let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        newStorage.copyMemory(from: storage, byteCount: writerIndex)
+        storage.deallocate()
+        storage = newStorage
+        capacity = newCapacity
+    }
+
+    /// Copies out and consumes up to `count` unread bytes.
+    func read(upTo count: Int) -> [UInt8] {
+        let n = min(count, readableBytes)
+        let bytes = [UInt8](UnsafeRawBufferPointer(start: storage + readerIndex, count: n))
+        moveReaderIndex(by: n)
+        return bytes
+    }
+
+    func append(_ bytes: [UInt8]) {
+        reserveWritable(bytes.count)
+        bytes.withUnsafeBytes { (storage + writerIndex).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        writerIndex += bytes.count
+    }
+
+    /// Shrinks back to `capacity` when idle and grown, so a connection that once received a large
+    /// head does not keep the memory.
+    func shrink(to target: Int) {
+        guard capacity > target, readableBytes == 0 else { return }
+        storage.deallocate()
+        storage = .allocate(byteCount: target, alignment: 16)
+        capacity = target
+        readerIndex = 0
+        writerIndex = 0
+    }
+}

@@ -1,0 +1,37 @@
+/// A byte stream to a client: a plain socket or TLS over one.
+protocol Transport: AnyObject {
+    var io: SocketIO { get }
+    /// `TLSv1.3`/`TLSv1.2`, or nil on plain sockets.
+    var tlsVersion: String? { get }
+    /// The ALPN protocol chosen in the handshake, if any.
+    var negotiatedProtocol: String? { get }
+    /// Whether file bodies may go out with sendfile(2) (plain sockets only).
+    var supportsSendfile: Bool { get }
+
+    /// Reads into `buffer`'s free space; 0 means the peer closed.
+    func read(into buffer: ByteBuffer, deadline: UInt64) async throws -> Int
+    /// Writes all of `bytes` and then `more`.
+    func write(_ bytes: [UInt8], _ more: [UInt8], deadline: UInt64) async throws
+    /// Closes the connection (TLS sends close_notify first, without waiting).
+    func close()
+}
+
+/// A plain TCP connection.
+final class PlainTransport: Transport {
+    let io: SocketIO
+    var tlsVersion: String? { nil }
+    var negotiatedProtocol: String? { nil }
+    var supportsSendfile: Bool { true }
+
+    init(io: SocketIO) { self.io = io }
+
+    func read(into buffer: ByteBuffer, deadline: UInt64) async throws -> Int {
+        try await io.read(into: buffer, deadline: deadline)
+    }
+
+    func write(_ bytes: [UInt8], _ more: [UInt8], deadline: UInt64) async throws {
+        try await io.write(bytes, more, deadline: deadline)
+    }
+
+    func close() { io.close() }
+}

@@ -1,0 +1,90 @@
+/// A single `Range: bytes=...` request resolved against a representation's size (RFC 9110 §14).
+public enum ByteRange: Equatable, Sendable {
+    /// Send the whole representation (no Range, an unsupported unit, or several ranges).
+    case full
+    /// Send `range` with 206 and Content-Range.
+    case partial(Range<Int64>)
+    /// 416 with `Content-Range: bytes */size`.
+    case unsatisfiable
+
+    public static func resolve(_ header: String?, size: Int64) -> ByteRange {
+        guard let header else { return .full }
+        let trimmed = header.trimmingASCIIWhitespace()
+        guard trimmed.hasPrefixIgnoringASCIICase("bytes=") else { return .full }
+        let spec = trimmed.dropFirst(6)
+        // Multiple ranges would need multipart/byteranges; answering with the whole body is allowed.
+        guard !spec.contains(",") else { return .full }
+        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return .full }
+        let first = parts[0].trimmingASCIIWhitespace(), last = parts[1].trimmingASCIIWhitespace()
+        func number(_ text: String) -> Int64? {
+            guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+            return Int64(text)
+        }
+        if first.isEmpty {
+            guard let suffix = number(last) else { return .full }
+            guard suffix > 0, size > 0 else { return .unsatisfiable }
+            return .partial(max(0, size - suffix)..<size)
+        }
+        guard let start = number(first) else { return .full }
+        guard start < size else { return .unsatisfiable }
+        if last.isEmpty { return .partial(start..<size) }
+        guard let end = number(last), end >= start else { return .full }
+        return .partial(start..<min(end + 1, size))
+    }
+
+    /// `bytes start-end/size` for a 206.
+    public static func contentRange(_ range: Range<Int64>, size: Int64) -> String {
+        "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(size)"
+    }
+}
+
+/// Conditional request evaluation for GET and HEAD (RFC 9110 §13.2.2).
+public enum Conditional {
+    public enum Outcome: Equatable, Sendable {
+        case proceed
+        case notModified
+        case preconditionFailed
+    }
+
+    /// Decides from If-Match, If-Unmodified-Since, If-None-Match and If-Modified-Since, in that order.
+    public static func evaluate(_ headers: HTTPFields, etag: String?, lastModified: Int64?) -> Outcome {
+        if let ifMatch = headers["If-Match"] {
+            guard let etag, matches(ifMatch, etag: etag, weak: false) else { return .preconditionFailed }
+        } else if let since = headers["If-Unmodified-Since"].flatMap(HTTPDate.parse), let lastModified, lastModified > since {
+            return .preconditionFailed
+        }
+        if let ifNoneMatch = headers["If-None-Match"] {
+            if let etag, matches(ifNoneMatch, etag: etag, weak: true) { return .notModified }
+            return .proceed
+        }
+        if let since = headers["If-Modified-Since"].flatMap(HTTPDate.parse), let lastModified, lastModified <= since {
+            return .notModified
+        }
+        return .proceed
+    }
+
+    /// Whether an If-Range value still names the current representation (strong comparison for tags).
+    public static func ifRangeHolds(_ headers: HTTPFields, etag: String?, lastModified: Int64?) -> Bool {
+        guard let value = headers["If-Range"]?.trimmingASCIIWhitespace() else { return true }
+        if value.hasPrefix("\"") || value.hasPrefix("W/") {
+            guard let etag, !value.hasPrefix("W/"), !etag.hasPrefix("W/") else { return false }
+            return value == etag
+        }
+        guard let date = HTTPDate.parse(value), let lastModified else { return false }
+        return lastModified == date
+    }
+
+    static func matches(_ list: String, etag: String, weak: Bool) -> Bool {
+        if list.trimmingASCIIWhitespace() == "*" { return true }
+        func opaque(_ tag: String) -> String { tag.hasPrefix("W/") ? String(tag.dropFirst(2)) : tag }
+        for candidate in list.split(separator: ",").map({ $0.trimmingASCIIWhitespace() }) {
+            if weak {
+                if opaque(candidate) == opaque(etag) { return true }
+            } else if !candidate.hasPrefix("W/"), !etag.hasPrefix("W/"), candidate == etag {
+                return true
+            }
+        }
+        return false
+    }
+}

@@ -1,0 +1,83 @@
+/// The protocol a request arrived over, as the access log spells it.
+public enum HTTPVersion: String, Sendable, Hashable {
+    case http1_0 = "HTTP/1.0"
+    case http1_1 = "HTTP/1.1"
+    case http2 = "HTTP/2"
+}
+
+/// A request head and its streamed body: the value every middleware sees.
+///
+/// `path` is the raw path of the request target (percent-encoding intact) and `query` what follows
+/// `?`, if anything. Use `decodedPath` where a file name or route parameter is wanted.
+public struct Request: Sendable {
+    public var method: HTTPMethod
+    public var scheme: String
+    /// Host and optional port from `Host` (HTTP/1.1) or `:authority` (HTTP/2).
+    public var authority: String
+    public var path: String
+    public var query: String?
+    public var headers: HTTPFields
+    public var body: RequestBody
+    public var version: HTTPVersion
+
+    public init(method: HTTPMethod = .get, scheme: String = "http", authority: String = "", path: String,
+                query: String? = nil, headers: HTTPFields = [:], body: RequestBody = .empty,
+                version: HTTPVersion = .http1_1) {
+        self.method = method
+        self.scheme = scheme
+        self.authority = authority
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.version = version
+    }
+
+    /// Parses an origin-form target (`/a/b?x=1`).
+    public init(method: HTTPMethod = .get, target: String, headers: HTTPFields = [:], body: RequestBody = .empty) {
+        let (path, query) = Request.split(target: target)
+        self.init(method: method, authority: headers["Host"] ?? "", path: path, query: query, headers: headers, body: body)
+    }
+
+    /// The target as sent on the wire: path plus `?query`.
+    public var target: String {
+        guard let query else { return path }
+        return path + "?" + query
+    }
+
+    /// The host without its port, lowercased.
+    public var host: String {
+        var host = Substring(authority)
+        if host.hasPrefix("["), let end = host.firstIndex(of: "]") {
+            return String(host[host.index(after: host.startIndex)..<end]).lowercasedASCII()
+        }
+        if let colon = host.lastIndex(of: ":") { host = host[..<colon] }
+        return host.lowercasedASCII()
+    }
+
+    /// The path with percent-escapes decoded, or nil when the escapes are malformed or decode to
+    /// bytes that are not UTF-8 or include NUL.
+    public var decodedPath: String? { PercentEncoding.decode(path) }
+
+    /// Query parameters in order, decoded (`+` as space, as forms send them).
+    public var queryItems: [(name: String, value: String)] {
+        guard let query, !query.isEmpty else { return [] }
+        return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = PercentEncoding.decode(parts[0].replacing("+", with: " ")) ?? String(parts[0])
+            let raw = parts.count > 1 ? String(parts[1]) : ""
+            let value = PercentEncoding.decode(raw.replacing("+", with: " ")) ?? raw
+            return (name, value)
+        }
+    }
+
+    /// The first value of query parameter `name`.
+    public func query(_ name: String) -> String? {
+        queryItems.first { $0.name == name }?.value
+    }
+
+    static func split(target: String) -> (String, String?) {
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, nil) }
+        return (String(target[..<mark]), String(target[target.index(after: mark)...]))
+    }
+}

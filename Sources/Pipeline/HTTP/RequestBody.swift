@@ -1,0 +1,110 @@
+/// Where a streamed request body comes from: the HTTP/1.1 or HTTP/2 codec, or a test.
+/// Pulling is what opens the flow: the codec reads the socket (or opens the HTTP/2 window)
+/// only when `next()` is called, so a slow consumer slows the sender.
+public protocol BodySource: AnyObject, Sendable {
+    /// The next chunk, or nil at the end of the body.
+    func next() async throws -> [UInt8]?
+}
+
+/// A request body: an async sequence of byte chunks, read once.
+///
+/// ```swift
+/// for try await chunk in request.body { try await upload.write(chunk) }
+/// let small = try await request.body.collect(upTo: 64 * 1024)   // capped metadata only
+/// ```
+public struct RequestBody: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+
+    enum Storage: Sendable {
+        case empty
+        case bytes([UInt8])
+        case source(any BodySource)
+    }
+
+    let storage: Storage
+    /// The declared length (Content-Length), when the sender gave one.
+    public let length: Int?
+
+    public static let empty = RequestBody(storage: .empty, length: 0)
+
+    init(storage: Storage, length: Int?) {
+        self.storage = storage
+        self.length = length
+    }
+
+    public init(bytes: [UInt8]) { self.init(storage: bytes.isEmpty ? .empty : .bytes(bytes), length: bytes.count) }
+    public init(string: String) { self.init(bytes: Array(string.utf8)) }
+    public init(source: any BodySource, length: Int?) { self.init(storage: .source(source), length: length) }
+
+    /// Whether the body is known to be empty.
+    public var isEmpty: Bool {
+        if case .empty = storage { return true }
+        return length == 0
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var storage: Storage
+
+        public mutating func next() async throws -> [UInt8]? {
+            switch storage {
+            case .empty:
+                return nil
+            case .bytes(let bytes):
+                storage = .empty
+                return bytes
+            case .source(let source):
+                return try await source.next()
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(storage: storage) }
+
+    /// Collects the whole body, refusing with 413 once it passes `limit` bytes.
+    /// Only for small metadata bodies: everything else streams.
+    public func collect(upTo limit: Int) async throws -> [UInt8] {
+        if let length, length > limit { throw HTTPError(.contentTooLarge, "request body too large") }
+        var result: [UInt8] = []
+        for try await chunk in self {
+            guard result.count + chunk.count <= limit else { throw HTTPError(.contentTooLarge, "request body too large") }
+            result += chunk
+        }
+        return result
+    }
+
+    /// The same body, refusing with 413 once more than `limit` bytes arrive.
+    public func limited(to limit: Int) -> RequestBody {
+        switch storage {
+        case .empty: return self
+        case .bytes(let bytes):
+            return bytes.count <= limit ? self : RequestBody(source: FailingSource(HTTPError(.contentTooLarge, "request body too large")), length: length)
+        case .source(let source):
+            return RequestBody(source: LimitedSource(source, limit: limit), length: length)
+        }
+    }
+}
+
+private final class LimitedSource: BodySource, @unchecked Sendable {
+    // Read by the one task that consumes the body; a body is never read concurrently.
+    private let base: any BodySource
+    private let limit: Int
+    private var seen = 0
+
+    init(_ base: any BodySource, limit: Int) {
+        self.base = base
+        self.limit = limit
+    }
+
+    func next() async throws -> [UInt8]? {
+        guard let chunk = try await base.next() else { return nil }
+        seen += chunk.count
+        if seen > limit { throw HTTPError(.contentTooLarge, "request body too large") }
+        return chunk
+    }
+}
+
+private final class FailingSource: BodySource {
+    let error: HTTPError
+    init(_ error: HTTPError) { self.error = error }
+    func next() async throws -> [UInt8]? { throw error }
+}

@@ -1,0 +1,115 @@
+/// One HTTP/1.1 connection: reads heads, runs each request through the pipeline and writes the
+/// response, in order, so pipelined requests are answered in the order they came.
+/// Runs entirely on its loop, as the task the acceptor started there.
+final class HTTP1Connection: DrainableConnection {
+    let transport: any Transport
+    let core: ServerCore
+    let info: ConnectionInfo
+    let buffer = ByteBuffer()
+    private let parser: HTTP1Parser
+    private var idle = true
+    private var body: HTTP1BodyReader?
+
+    init(transport: any Transport, core: ServerCore, info: ConnectionInfo) {
+        self.transport = transport
+        self.core = core
+        self.info = info
+        parser = HTTP1Parser(limits: info.listener.limits)
+    }
+
+    var loop: EventLoop { transport.io.loop }
+    var timeouts: Timeouts { info.listener.timeouts }
+
+    func drain() {
+        if idle { transport.io.interrupt(.draining) }
+    }
+
+    /// Serves requests until the client closes, a timeout passes or a response ends the connection.
+    func run() async {
+        defer { transport.close() }
+        do {
+            while let head = try await readHead() {
+                guard try await serve(head) else { return }
+                if buffer.readableBytes == 0 { buffer.shrink(to: 16 * 1024) }
+            }
+        } catch {
+            // Resets, timeouts and aborted bodies end the connection; there is nobody left to tell.
+        }
+    }
+
+    /// The next request head, or nil when the connection should close quietly.
+    private func readHead() async throws -> HTTP1RequestHead? {
+        var headDeadline: UInt64?
+        while true {
+            if buffer.readableBytes > 0 {
+                do {
+                    if case .head(let head, let consumed) = try parser.parse(buffer.readable) {
+                        buffer.moveReaderIndex(by: consumed)
+                        return head
+                    }
+                } catch {
+                    try? await writeError(error.status, error.description)
+                    return nil
+                }
+                // The head timeout runs from its first byte, so trickling bytes cannot keep it alive.
+                if headDeadline == nil { headDeadline = Monotonic.after(timeouts.requestHead) }
+            }
+            idle = buffer.readableBytes == 0
+            if idle && core.isDraining { return nil }
+            let n: Int
+            do {
+                n = try await transport.read(into: buffer, deadline: headDeadline ?? Monotonic.after(timeouts.keepAlive))
+            } catch IOError.timeout where !idle {
+                try? await writeError(.requestTimeout, "request head not received in time")
+                return nil
+            }
+            idle = false
+            if n == 0 { return nil }
+        }
+    }
+
+    /// Serves one request; false when the connection must close afterwards.
+    private func serve(_ head: HTTP1RequestHead) async throws -> Bool {
+        let (path, query) = Request.split(target: head.target)
+        var requestBody = RequestBody.empty
+        var reader: HTTP1BodyReader?
+        if head.framing != .none {
+            let source = HTTP1BodyReader(connection: self, framing: head.framing, expectsContinue: head.expectsContinue)
+            reader = source
+            if case .contentLength(let length) = head.framing {
+                requestBody = RequestBody(source: source, length: length)
+            } else {
+                requestBody = RequestBody(source: source, length: nil)
+            }
+        }
+        body = reader
+        let request = Request(method: head.method, scheme: info.isSecure ? "https" : "http", authority: head.headers["Host"] ?? "",
+                              path: path, query: query, headers: head.headers, body: requestBody, version: head.version)
+        let (response, context) = await core.respond(to: request, on: info)
+
+        var keepAlive = head.keepAlive && !core.isDraining
+        if response.headers.containsToken("close", in: "Connection") { keepAlive = false }
+        // A body the handler left unread must be drained before the next request can be parsed;
+        // if it cannot be (unsent 100-continue, too large), the connection closes instead.
+        if let reader, !reader.isComplete, !reader.canDrainCheaply { keepAlive = false }
+
+        let writer = HTTP1ResponseWriter(connection: self, isHead: head.method == .head, version: head.version)
+        let outcome = await writer.send(response, keepAlive: keepAlive)
+        context.complete(status: outcome.status, bytes: outcome.bytes, aborted: outcome.aborted)
+        body = nil
+        guard outcome.keepAlive else { return false }
+        if let reader, !reader.isComplete {
+            guard (try? await reader.drain()) == true else { return false }
+        }
+        return true
+    }
+
+    /// A short error response that closes the connection.
+    func writeError(_ status: HTTPStatus, _ message: String) async throws {
+        let text = message + "\n"
+        var head = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nDate: "
+        head += String(decoding: loop.dateHeader, as: UTF8.self)
+        head += "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(text.utf8.count)\r\nConnection: close\r\n\r\n"
+        try await transport.write(Array(head.utf8), Array(text.utf8), deadline: Monotonic.after(.seconds(5)))
+    }
+}

@@ -1,0 +1,209 @@
+/// Parses HTTP/1.1 request heads from a contiguous buffer (never byte by byte through an async
+/// sequence), enforcing the limits and the RFC 9112 framing rules that stop request smuggling:
+/// Content-Length with Transfer-Encoding, differing duplicate Content-Length, obs-fold, bare CR
+/// or LF, NUL and control characters are all refused.
+public struct HTTP1Parser: Sendable {
+    public enum Result: Equatable {
+        /// More bytes are needed.
+        case incomplete
+        /// A head, and how many bytes of the buffer it used.
+        case head(HTTP1RequestHead, consumed: Int)
+    }
+
+    public var limits: HTTPLimits
+
+    public init(limits: HTTPLimits = HTTPLimits()) { self.limits = limits }
+
+    /// Parses one head from the start of `bytes`.
+    public func parse(_ bytes: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> Result {
+        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+        var start = 0
+        while start + 1 < bytes.count, bytes[start] == 0x0D, bytes[start + 1] == 0x0A, start < 4 { start += 2 }
+
+        guard let lineEnd = try findLineEnd(bytes, from: start, limit: limits.maxURIBytes + 32) else {
+            if bytes.count - start > limits.maxURIBytes + 32 { throw .uriTooLong }
+            if bytes.count > limits.maxHeaderBytes { throw .headersTooLarge }
+            return .incomplete
+        }
+        let (method, parsedTarget, version) = try parseRequestLine(bytes, start, lineEnd)
+        var target = parsedTarget
+        if target.utf8.count > limits.maxURIBytes { throw .uriTooLong }
+
+        var headers = HTTPFields()
+        var position = lineEnd + 2
+        while true {
+            if position - start > limits.maxHeaderBytes { throw .headersTooLarge }
+            guard let end = try findLineEnd(bytes, from: position, limit: limits.maxHeaderBytes) else {
+                if bytes.count - start > limits.maxHeaderBytes { throw .headersTooLarge }
+                return .incomplete
+            }
+            if end == position {
+                position += 2
+                break
+            }
+            if headers.count >= limits.maxHeaderCount { throw .tooManyHeaders }
+            headers.append(try parseField(bytes, position, end))
+            position = end + 2
+        }
+        if position - start > limits.maxHeaderBytes { throw .headersTooLarge }
+
+        let framing = try framing(of: headers, version: version)
+        let hosts = headers.values("Host")
+        if version == .http1_1, hosts.count != 1 {
+            throw .badRequest(hosts.isEmpty ? "missing Host" : "more than one Host")
+        }
+        if hosts.count > 1 { throw .badRequest("more than one Host") }
+        if target.hasPrefix("http://") || target.hasPrefix("https://") {
+            target = try originForm(fromAbsolute: target, headers: &headers)
+        } else if !(target.hasPrefix("/") || (target == "*" && method == .options)) {
+            throw .badRequest("invalid request target")
+        }
+
+        let connection = headers.list("Connection")
+        let keepAlive: Bool
+        if connection.contains(where: { $0.equalsIgnoringASCIICase("close") }) {
+            keepAlive = false
+        } else if version == .http1_0 {
+            keepAlive = connection.contains { $0.equalsIgnoringASCIICase("keep-alive") }
+        } else {
+            keepAlive = true
+        }
+        let expect = headers["Expect"]
+        var expectsContinue = false
+        if let expect {
+            guard expect.equalsIgnoringASCIICase("100-continue") else { throw .badRequest("unsupported Expect") }
+            expectsContinue = version == .http1_1
+        }
+        let head = HTTP1RequestHead(method: method, target: target, version: version, headers: headers, framing: framing,
+                                    keepAlive: keepAlive, expectsContinue: expectsContinue)
+        return .head(head, consumed: position)
+    }
+
+    /// The index of the CR of the next CRLF at or after `from`. Throws on a bare CR, a bare LF or NUL.
+    private func findLineEnd(_ bytes: UnsafeRawBufferPointer, from: Int, limit: Int) throws(HTTP1ParseError) -> Int? {
+        var i = from
+        let count = bytes.count
+        while i < count {
+            let byte = bytes[i]
+            if byte == 0x0D {
+                guard i + 1 < count else { return nil }
+                guard bytes[i + 1] == 0x0A else { throw .badRequest("bare CR") }
+                return i
+            }
+            if byte == 0x0A { throw .badRequest("bare LF") }
+            if byte == 0 { throw .badRequest("NUL in request head") }
+            i += 1
+        }
+        return nil
+    }
+
+    private func parseRequestLine(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) throws(HTTP1ParseError)
+        -> (HTTPMethod, String, HTTPVersion) {
+        var firstSpace = -1
+        var secondSpace = -1
+        for i in start..<end where bytes[i] == 0x20 {
+            if firstSpace < 0 { firstSpace = i } else if secondSpace < 0 { secondSpace = i } else { throw .badRequest("malformed request line") }
+        }
+        guard firstSpace > start, secondSpace > firstSpace + 1, secondSpace < end - 1 else { throw .badRequest("malformed request line") }
+        for i in start..<firstSpace where !Self.isTokenByte(bytes[i]) { throw .badRequest("invalid method") }
+        for i in (firstSpace + 1)..<secondSpace {
+            let byte = bytes[i]
+            if byte <= 0x20 || byte == 0x7F { throw .badRequest("invalid character in request target") }
+        }
+        let versionBytes = UnsafeRawBufferPointer(rebasing: bytes[(secondSpace + 1)..<end])
+        let version: HTTPVersion
+        if versionBytes.elementsEqual("HTTP/1.1".utf8) {
+            version = .http1_1
+        } else if versionBytes.elementsEqual("HTTP/1.0".utf8) {
+            version = .http1_0
+        } else if versionBytes.count == 8, versionBytes.starts(with: "HTTP/".utf8), Self.isDigit(versionBytes[5]),
+                  versionBytes[6] == UInt8(ascii: "."), Self.isDigit(versionBytes[7]) {
+            throw .versionNotSupported
+        } else {
+            throw .badRequest("malformed HTTP version")
+        }
+        let method = HTTPMethod(rawValue: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<firstSpace]), as: UTF8.self))
+        let target = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(firstSpace + 1)..<secondSpace]), as: UTF8.self)
+        return (method, target, version)
+    }
+
+    private func parseField(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) throws(HTTP1ParseError) -> HTTPField {
+        let first = bytes[start]
+        if first == 0x20 || first == 0x09 { throw .badRequest("obsolete line folding") }
+        var colon = -1
+        for i in start..<end {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: ":") {
+                colon = i
+                break
+            }
+            // RFC 9112 §5.1: no whitespace between the field name and the colon.
+            guard Self.isTokenByte(byte) else { throw .badRequest("invalid header field name") }
+        }
+        guard colon > start else { throw .badRequest("invalid header field") }
+        var valueStart = colon + 1
+        var valueEnd = end
+        while valueStart < valueEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+        while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+        for i in valueStart..<valueEnd {
+            let byte = bytes[i]
+            if (byte < 0x20 && byte != 0x09) || byte == 0x7F { throw .badRequest("control character in header field") }
+        }
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<colon]), as: UTF8.self)
+        let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
+        return HTTPField(name: name, value: value)
+    }
+
+    private func framing(of headers: HTTPFields, version: HTTPVersion) throws(HTTP1ParseError) -> BodyFraming {
+        let transferEncodings = headers.values("Transfer-Encoding")
+        let lengths = headers.values("Content-Length")
+        if !transferEncodings.isEmpty {
+            // RFC 9112 §6.1: a message with both is a smuggling attempt; refuse and close.
+            guard lengths.isEmpty else { throw .badRequest("both Content-Length and Transfer-Encoding") }
+            guard version == .http1_1 else { throw .badRequest("Transfer-Encoding in HTTP/1.0") }
+            let codings = headers.list("Transfer-Encoding")
+            guard let last = codings.last, last.equalsIgnoringASCIICase("chunked") else {
+                throw .badRequest("Transfer-Encoding without final chunked")
+            }
+            guard codings.count == 1 else { throw .notImplemented("transfer coding \(codings[0])") }
+            return .chunked
+        }
+        guard !lengths.isEmpty else { return .none }
+        var value: Int?
+        for field in lengths {
+            for element in field.split(separator: ",", omittingEmptySubsequences: false) {
+                let text = element.trimmingASCIIWhitespace()
+                guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy(Self.isDigit), let number = Int(text) else {
+                    throw .badRequest("invalid Content-Length")
+                }
+                if let value, value != number { throw .badRequest("conflicting Content-Length") }
+                value = number
+            }
+        }
+        return value == 0 ? .none : .contentLength(value!)
+    }
+
+    /// `http://host/path` (absolute form, RFC 9112 §3.2.2): the Host header is replaced by the target's authority.
+    private func originForm(fromAbsolute target: String, headers: inout HTTPFields) throws(HTTP1ParseError) -> String {
+        let afterScheme = target.drop { $0 != ":" }.dropFirst(3)
+        let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" } ?? afterScheme.endIndex
+        let authority = String(afterScheme[..<authorityEnd])
+        guard !authority.isEmpty, !authority.contains("@") else { throw .badRequest("invalid absolute target") }
+        headers["Host"] = authority
+        let rest = String(afterScheme[authorityEnd...])
+        return rest.hasPrefix("/") ? rest : "/" + rest
+    }
+
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+    /// tchar (RFC 9110 §5.6.2).
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,67 @@
+/// Limits on what a client may send in a request head (answered with 431, 414 and 413).
+public struct HTTPLimits: Sendable, Equatable {
+    public var maxHeaderBytes = 64 * 1024
+    public var maxHeaderCount = 100
+    public var maxURIBytes = 8 * 1024
+
+    public init() {}
+}
+
+/// Connection timeouts. The head timeout runs from the first byte of a request to the end of its
+/// head, so a slowloris client that trickles header bytes is closed when it expires.
+public struct Timeouts: Sendable, Equatable {
+    public var requestHead: Duration = .seconds(15)
+    public var bodyIdle: Duration = .seconds(30)
+    public var keepAlive: Duration = .seconds(75)
+    /// How long a write may wait for a client that reads nothing.
+    public var sendIdle: Duration = .seconds(60)
+
+    public init() {}
+}
+
+/// HTTP/2 settings of a listener.
+public struct HTTP2Settings: Sendable, Equatable {
+    public var maxConcurrentStreams = 128
+    public var maxHeaderListBytes = 64 * 1024
+    public var initialWindowBytes = 1 << 20
+    /// Stream resets a client may cause per second before the connection is closed with
+    /// ENHANCE_YOUR_CALM (CVE-2023-44487).
+    public var maxResetsPerSecond = 200
+
+    public init() {}
+}
+
+/// One entry of `listeners`: where to accept, with or without TLS, and the limits that apply.
+public struct ListenerConfig: Sendable {
+    public let name: String
+    public let addresses: [SocketAddress]
+    public let tls: TLSServerContext?
+    /// What the listener speaks: `http/1.1`, and `h2` (ALPN on TLS, prior knowledge on plain).
+    public let protocols: [String]
+    public let trustForwardedFrom: [CIDR]
+    public let limits: HTTPLimits
+    public let timeouts: Timeouts
+    public let http2: HTTP2Settings
+
+    public init(name: String, addresses: [SocketAddress], tls: TLSServerContext? = nil, protocols: [String] = ["http/1.1"],
+                trustForwardedFrom: [CIDR] = [], limits: HTTPLimits = HTTPLimits(), timeouts: Timeouts = Timeouts(),
+                http2: HTTP2Settings = HTTP2Settings()) {
+        self.name = name
+        self.addresses = addresses
+        self.tls = tls
+        self.protocols = protocols
+        self.trustForwardedFrom = trustForwardedFrom
+        self.limits = limits
+        self.timeouts = timeouts
+        self.http2 = http2
+    }
+
+    public func trusts(_ address: SocketAddress) -> Bool {
+        trustForwardedFrom.contains { $0.contains(address) }
+    }
+}
+
+extension ListenerConfig {
+    /// What a TLS listener offers in ALPN when `protocols` is not given.
+    public static let defaultTLSProtocols = ["http/1.1"]
+}

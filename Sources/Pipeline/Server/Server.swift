@@ -1,0 +1,166 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The running server: one event loop per core, the listening sockets, and the current pipeline.
+///
+/// ```swift
+/// let server = try Server(pipeline: loaded)
+/// try server.start()
+/// try server.reload(newPipeline)         // SIGHUP
+/// await server.drain(timeout: .seconds(30))   // SIGTERM
+/// ```
+public final class Server: Sendable {
+    let loops: [EventLoop]
+    let core: ServerCore
+    private let sockets = Mutex<[SocketAddress: ListenerSocket]>([:])
+    private let nextLoop = Atomic<Int>(0)
+
+    public init(pipeline: LoadedPipeline) throws {
+        let count = pipeline.workers > 0 ? pipeline.workers : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        loops = try (0..<count).map { try EventLoop(index: $0) }
+        core = ServerCore(pipeline: pipeline)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// The pipeline serving new requests.
+    public var pipeline: LoadedPipeline { core.pipeline }
+
+    /// Binds every listener and starts the loops. Throws (and binds nothing) if any address fails.
+    public func start() throws {
+        let opened = try open(core.pipeline.listeners, reusing: [:])
+        sockets.withLock { $0 = opened }
+        for loop in loops {
+            for socket in opened.values { loop.acceptors[socket.fd] = try Acceptor(socket: socket, loop: loop, server: self) }
+        }
+        for loop in loops { loop.start() }
+        for socket in opened.values.sorted(by: { $0.address.description < $1.address.description }) {
+            let config = socket.current
+            Log.info("listening", [("listener", config.name), ("address", "\(SocketAddress(bytes: socket.address.bytes, port: socket.boundPort))"),
+                                   ("tls", config.tls == nil ? "off" : "on"), ("protocols", config.protocols.joined(separator: ","))])
+        }
+    }
+
+    /// The ports actually bound, by listener name (useful with port 0).
+    public var boundPorts: [String: [UInt16]] {
+        sockets.withLock { sockets in
+            var result: [String: [UInt16]] = [:]
+            for socket in sockets.values { result[socket.current.name, default: []].append(socket.boundPort) }
+            return result
+        }
+    }
+
+    private func open(_ listeners: [ListenerConfig], reusing existing: [SocketAddress: ListenerSocket]) throws -> [SocketAddress: ListenerSocket] {
+        var result: [SocketAddress: ListenerSocket] = [:]
+        do {
+            for listener in listeners {
+                for address in listener.addresses {
+                    if let socket = existing[address] {
+                        socket.update(listener)
+                        result[address] = socket
+                    } else {
+                        result[address] = try ListenerSocket(address: address, config: listener)
+                    }
+                }
+            }
+        } catch {
+            for (address, socket) in result where existing[address] == nil { socket.close() }
+            throw error
+        }
+        return result
+    }
+
+    /// Swaps in `pipeline` (already built and validated). New listeners are bound first; if one
+    /// cannot be, nothing changes. Listeners that stay keep their sockets and get the new config
+    /// (certificates included); requests in flight finish on the pipeline they started with.
+    /// Returns the old pipeline so its middlewares can be stopped.
+    @discardableResult
+    public func reload(_ pipeline: LoadedPipeline) async throws -> LoadedPipeline {
+        let current = sockets.withLock { $0 }
+        let opened = try open(pipeline.listeners, reusing: current)
+        let added = opened.filter { current[$0.key] == nil }.map(\.value)
+        let removed = current.filter { opened[$0.key] == nil }.map(\.value)
+        for loop in loops {
+            await onLoop(loop) {
+                for socket in added { loop.acceptors[socket.fd] = try? Acceptor(socket: socket, loop: loop, server: self) }
+                for socket in removed { loop.acceptors.removeValue(forKey: socket.fd)?.deregister() }
+            }
+        }
+        for socket in removed { socket.close() }
+        sockets.withLock { $0 = opened }
+        return core.swap(pipeline)
+    }
+
+    /// Stops accepting, closes idle connections, lets requests in flight finish, and returns when
+    /// every connection is closed or `timeout` has passed.
+    public func drain(timeout: Duration) async {
+        core.draining.store(true, ordering: .relaxed)
+        let all = sockets.withLock { $0 }
+        for loop in loops {
+            await onLoop(loop) {
+                for acceptor in loop.acceptors.values { acceptor.deregister() }
+                loop.acceptors = [:]
+                for connection in loop.connections.values { connection.drain() }
+            }
+        }
+        for socket in all.values { socket.close() }
+        sockets.withLock { $0 = [:] }
+        let deadline = ContinuousClock.now + timeout
+        while core.openConnections.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+            // Connections that went idle after the first pass are closed on the next.
+            for loop in loops {
+                await onLoop(loop) { for connection in loop.connections.values { connection.drain() } }
+            }
+        }
+    }
+
+    /// The number of open client connections.
+    public var openConnections: Int { core.openConnections.load(ordering: .relaxed) }
+
+    private func onLoop(_ loop: EventLoop, _ body: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            loop.execute {
+                body()
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Takes an accepted socket and serves it on the next loop in turn.
+    func adopt(fd: Int32, peer: SocketAddress, listener: ListenerSocket) {
+        let loop = loops[(nextLoop.wrappingAdd(1, ordering: .relaxed).oldValue & Int.max) % loops.count]
+        let config = listener.current
+        let core = self.core
+        core.openConnections.wrappingAdd(1, ordering: .relaxed)
+        Task(executorPreference: loop) {
+            await Server.serve(fd: fd, peer: peer, config: config, loop: loop, core: core)
+            core.openConnections.wrappingSubtract(1, ordering: .relaxed)
+        }
+    }
+
+    private static func serve(fd: Int32, peer: SocketAddress, config: ListenerConfig, loop: EventLoop, core: ServerCore) async {
+        guard let io = try? SocketIO(fd: fd, loop: loop) else {
+            close(fd)
+            return
+        }
+        var transport: any Transport = PlainTransport(io: io)
+        if let tls = config.tls {
+            do {
+                let secure = try TLSTransport(io: io, context: tls)
+                transport = secure
+                try await secure.handshake(deadline: Monotonic.after(config.timeouts.requestHead))
+            } catch {
+                transport.close()
+                return
+            }
+        }
+        let info = ConnectionInfo(listener: config, peer: peer, tlsVersion: transport.tlsVersion, version: .http1_1)
+        let connection = HTTP1Connection(transport: transport, core: core, info: info)
+        let id = ObjectIdentifier(connection)
+        loop.connections[id] = connection
+        await connection.run()
+        loop.connections[id] = nil
+    }
+}

@@ -1,0 +1,62 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The state every connection shares: the current pipeline (swapped whole on reload), whether
+/// the server is draining, request ids, and the count of open connections.
+final class ServerCore: Sendable {
+    private let current: Mutex<LoadedPipeline>
+    let draining = Atomic<Bool>(false)
+    let openConnections = Atomic<Int>(0)
+    private let requestCounter = Atomic<UInt64>(0)
+    private let idPrefix: String
+
+    init(pipeline: LoadedPipeline) {
+        current = Mutex(pipeline)
+        idPrefix = SecureRandom.hex(4)
+    }
+
+    var pipeline: LoadedPipeline {
+        get { current.withLock { $0 } }
+    }
+
+    /// Installs a new pipeline and returns the old one.
+    func swap(_ pipeline: LoadedPipeline) -> LoadedPipeline {
+        current.withLock { old in
+            let previous = old
+            old = pipeline
+            return previous
+        }
+    }
+
+    var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    func nextRequestID() -> String {
+        let n = requestCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        let hex = String(n, radix: 16)
+        return idPrefix + String(repeating: "0", count: max(0, 8 - hex.count)) + hex
+    }
+
+    /// Picks the stack, builds the context and runs the chain. Never throws: errors are responses.
+    func respond(to request: Request, on connection: ConnectionInfo) async -> (Response, Context) {
+        let pipeline = self.pipeline
+        guard let stack = pipeline.stack(for: request, listener: connection.listener.name) else {
+            let context = makeContext(connection, stack: "", timeout: .seconds(30))
+            return (HTTPError(.notFound, "no stack serves this path").response, context)
+        }
+        let context = makeContext(connection, stack: stack.name, timeout: stack.requestTimeout)
+        var request = request
+        if let length = request.body.length, length > stack.maxBodyBytes {
+            return (HTTPError(.contentTooLarge, "request body too large").response, context)
+        }
+        if !request.body.isEmpty { request.body = request.body.limited(to: stack.maxBodyBytes) }
+        return (await stack.chain.handle(request, context: context), context)
+    }
+
+    private func makeContext(_ connection: ConnectionInfo, stack: String, timeout: Duration) -> Context {
+        Context(requestID: nextRequestID(), clientAddress: connection.peer.ip, listener: connection.listener.name, stack: stack,
+                isSecure: connection.isSecure, peerIsTrustedProxy: connection.listener.trusts(connection.peer),
+                version: connection.version, tlsVersion: connection.tlsVersion, timeout: timeout)
+    }
+}

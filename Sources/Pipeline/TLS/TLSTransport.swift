@@ -1,0 +1,119 @@
+import COpenSSL
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A server-side TLS connection over a non-blocking socket: SSL_read/SSL_write with WANT_READ and
+/// WANT_WRITE turned into awaits on the socket (proxy.md §3.1).
+final class TLSTransport: Transport {
+    let io: SocketIO
+    private let ssl: OpaquePointer
+    /// Keeps the certificates (and the callbacks' context) alive as long as the connection.
+    private let context: TLSServerContext
+    private(set) var negotiatedProtocol: String?
+    private(set) var tlsVersion: String?
+    var supportsSendfile: Bool { false }
+
+    init(io: SocketIO, context: TLSServerContext) throws {
+        guard let ssl = context.makeSSL() else { throw TLSError("SSL_new failed: \(OpenSSLError.drain())") }
+        self.io = io
+        self.ssl = ssl
+        self.context = context
+        SSL_set_fd(ssl, io.fd)
+        SSL_set_accept_state(ssl)
+    }
+
+    deinit { SSL_free(ssl) }
+
+    /// Completes the handshake by `deadline`.
+    func handshake(deadline: UInt64) async throws {
+        while true {
+            ERR_clear_error()
+            let rc = SSL_do_handshake(ssl)
+            if rc == 1 { break }
+            try await wait(for: SSL_get_error(ssl, rc), deadline: deadline, during: "handshake")
+        }
+        tlsVersion = String(cString: SSL_get_version(ssl))
+        var data: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &data, &length)
+        if let data, length > 0 {
+            negotiatedProtocol = String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+        }
+    }
+
+    private func wait(for error: Int32, deadline: UInt64, during operation: String) async throws {
+        switch error {
+        case SSL_ERROR_WANT_READ: try await io.waitReadable(deadline: deadline)
+        case SSL_ERROR_WANT_WRITE: try await io.waitWritable(deadline: deadline)
+        case SSL_ERROR_ZERO_RETURN: throw IOError.closed
+        case SSL_ERROR_SYSCALL:
+            let code = errno
+            ERR_clear_error()
+            throw code == 0 || code == ECONNRESET || code == EPIPE ? IOError.connectionReset : SystemError(call: "TLS \(operation)", code: code)
+        default:
+            throw TLSError("TLS \(operation) failed: \(OpenSSLError.drain())")
+        }
+    }
+
+    func read(into buffer: ByteBuffer, deadline: UInt64) async throws -> Int {
+        if buffer.writableBytes < 4096 { buffer.reserveWritable(16 * 1024) }
+        while true {
+            ERR_clear_error()
+            let space = buffer.writable
+            let n = SSL_read(ssl, space.baseAddress, Int32(min(space.count, Int(Int32.max))))
+            if n > 0 {
+                buffer.moveWriterIndex(by: Int(n))
+                return Int(n)
+            }
+            let error = SSL_get_error(ssl, n)
+            if error == SSL_ERROR_ZERO_RETURN { return 0 }
+            if error == SSL_ERROR_SYSCALL, errno == 0 || errno == ECONNRESET {
+                ERR_clear_error()
+                return 0
+            }
+            try await wait(for: error, deadline: deadline, during: "read")
+        }
+    }
+
+    func write(_ bytes: [UInt8], _ more: [UInt8], deadline: UInt64) async throws {
+        // Small pieces are joined so the head and the first chunk share one TLS record.
+        if !more.isEmpty, bytes.count + more.count <= 16 * 1024 {
+            try await writeAll(bytes + more, deadline: deadline)
+            return
+        }
+        try await writeAll(bytes, deadline: deadline)
+        try await writeAll(more, deadline: deadline)
+    }
+
+    private func writeAll(_ bytes: [UInt8], deadline: UInt64) async throws {
+        var offset = 0
+        while offset < bytes.count {
+            ERR_clear_error()
+            let n = bytes.withUnsafeBytes { raw in
+                SSL_write(ssl, raw.baseAddress! + offset, Int32(min(raw.count - offset, 1 << 30)))
+            }
+            if n > 0 {
+                offset += Int(n)
+                continue
+            }
+            // SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets the retry pass the same bytes from a new address.
+            try await wait(for: SSL_get_error(ssl, n), deadline: deadline, during: "write")
+        }
+    }
+
+    func close() {
+        if !io.isClosed {
+            ERR_clear_error()
+            _ = SSL_shutdown(ssl)
+            ERR_clear_error()
+        }
+        io.close()
+    }
+}
+
+/// A TLS failure, described without secrets.
+struct TLSError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

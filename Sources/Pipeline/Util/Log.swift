@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One JSON object per line on stderr for the gateway's own messages (start, reload, errors);
+/// the access log is the `log` middleware's. Values are never secrets: callers pass only what is safe.
+public enum Log {
+    public enum Level: String, Sendable { case info, warning, error }
+
+    public static func info(_ message: String, _ fields: [(String, String)] = []) { write(.info, message, fields) }
+    public static func warning(_ message: String, _ fields: [(String, String)] = []) { write(.warning, message, fields) }
+    public static func error(_ message: String, _ fields: [(String, String)] = []) { write(.error, message, fields) }
+
+    public static func write(_ level: Level, _ message: String, _ fields: [(String, String)]) {
+        var line = "{\"time\":"
+        JSONValue.quote(timestamp(), into: &line)
+        line += ",\"level\":\"\(level.rawValue)\",\"msg\":"
+        JSONValue.quote(message, into: &line)
+        for (key, value) in fields {
+            line += ","
+            JSONValue.quote(key, into: &line)
+            line += ":"
+            JSONValue.quote(value, into: &line)
+        }
+        line += "}\n"
+        writeLine(line, to: 2)
+    }
+
+    /// Writes a whole line with one write(2), so lines from different threads never interleave.
+    public static func writeLine(_ line: String, to fd: Int32) {
+        var line = line
+        line.withUTF8 { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n <= 0 {
+                    if n < 0, errno == EINTR { continue }
+                    return
+                }
+                offset += n
+            }
+        }
+    }
+
+    /// RFC 3339 UTC time with milliseconds.
+    public static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(Int(ts.tv_nsec) / 1_000_000, 3))Z"
+    }
+}
