@@ -17,11 +17,11 @@ public struct Request: Sendable {
     public var path: String
     public var query: String?
     public var headers: HTTPFields
-    public var body: RequestBody
+    public var body: IncomingBody
     public var version: HTTPVersion
 
     public init(method: HTTPMethod = .get, scheme: String = "http", authority: String = "", path: String,
-                query: String? = nil, headers: HTTPFields = [:], body: RequestBody = .empty,
+                query: String? = nil, headers: HTTPFields = [:], body: IncomingBody = .empty,
                 version: HTTPVersion = .http1_1) {
         self.method = method
         self.scheme = scheme
@@ -34,7 +34,7 @@ public struct Request: Sendable {
     }
 
     /// Parses an origin-form target (`/a/b?x=1`).
-    public init(method: HTTPMethod = .get, target: String, headers: HTTPFields = [:], body: RequestBody = .empty) {
+    public init(method: HTTPMethod = .get, target: String, headers: HTTPFields = [:], body: IncomingBody = .empty) {
         let (path, query) = Request.split(target: target)
         self.init(method: method, authority: headers["Host"] ?? "", path: path, query: query, headers: headers, body: body)
     }

@@ -71,15 +71,15 @@ final class HTTP1Connection: DrainableConnection {
     /// Serves one request; false when the connection must close afterwards.
     private func serve(_ head: HTTP1RequestHead) async throws -> Bool {
         let (path, query) = Request.split(target: head.target)
-        var requestBody = RequestBody.empty
+        var requestBody = IncomingBody.empty
         var reader: HTTP1BodyReader?
         if head.framing != .none {
             let source = HTTP1BodyReader(connection: self, framing: head.framing, expectsContinue: head.expectsContinue)
             reader = source
             if case .contentLength(let length) = head.framing {
-                requestBody = RequestBody(source: source, length: length)
+                requestBody = IncomingBody(source: source, length: length)
             } else {
-                requestBody = RequestBody(source: source, length: nil)
+                requestBody = IncomingBody(source: source, length: nil)
             }
         }
         body = reader

@@ -6,13 +6,14 @@ public protocol BodySource: AnyObject, Sendable {
     func next() async throws -> [UInt8]?
 }
 
-/// A request body: an async sequence of byte chunks, read once.
+/// A body arriving from a peer (a client's request body on the server, an upstream's response body
+/// on the client): an async sequence of byte chunks, read once.
 ///
 /// ```swift
 /// for try await chunk in request.body { try await upload.write(chunk) }
 /// let small = try await request.body.collect(upTo: 64 * 1024)   // capped metadata only
 /// ```
-public struct RequestBody: AsyncSequence, Sendable {
+public struct IncomingBody: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
 
     enum Storage: Sendable {
@@ -25,7 +26,7 @@ public struct RequestBody: AsyncSequence, Sendable {
     /// The declared length (Content-Length), when the sender gave one.
     public let length: Int?
 
-    public static let empty = RequestBody(storage: .empty, length: 0)
+    public static let empty = IncomingBody(storage: .empty, length: 0)
 
     init(storage: Storage, length: Int?) {
         self.storage = storage
@@ -73,13 +74,13 @@ public struct RequestBody: AsyncSequence, Sendable {
     }
 
     /// The same body, refusing with 413 once more than `limit` bytes arrive.
-    public func limited(to limit: Int) -> RequestBody {
+    public func limited(to limit: Int) -> IncomingBody {
         switch storage {
         case .empty: return self
         case .bytes(let bytes):
-            return bytes.count <= limit ? self : RequestBody(source: FailingSource(HTTPError(.contentTooLarge, "request body too large")), length: length)
+            return bytes.count <= limit ? self : IncomingBody(source: FailingSource(HTTPError(.contentTooLarge, "request body too large")), length: length)
         case .source(let source):
-            return RequestBody(source: LimitedSource(source, limit: limit), length: length)
+            return IncomingBody(source: LimitedSource(source, limit: limit), length: length)
         }
     }
 }

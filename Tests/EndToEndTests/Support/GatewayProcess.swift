@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+/// The real gateway binary running a test's pipeline.json on loopback. Listeners should use port
+/// 0; the ports the kernel chose are read from the `listening` log lines.
+final class GatewayProcess: @unchecked Sendable {
+    let directory: TemporaryDirectory
+    let configPath: String
+    let process = Process()
+    private let stdoutLines = Collected()
+    private let stderrLines = Collected()
+    private(set) var ports: [String: Int] = [:]
+
+    /// Writes `config` as pipeline.json into a fresh directory (or `directory`) and starts the gateway.
+    init(config: String, directory: TemporaryDirectory = TemporaryDirectory(), environment: [String: String] = [:],
+         sourceLocation: SourceLocation = #_sourceLocation) throws {
+        self.directory = directory
+        configPath = directory.write("pipeline.json", config)
+        process.executableURL = URL(fileURLWithPath: Paths.gateway)
+        process.arguments = ["serve", "--config", configPath]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let stdoutLines = self.stdoutLines, stderrLines = self.stderrLines
+        out.fileHandleForReading.readabilityHandler = { stdoutLines.appendOut($0.availableData) }
+        err.fileHandleForReading.readabilityHandler = { stderrLines.appendOut($0.availableData) }
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if !process.isRunning { break }
+            if stderr.contains("\"msg\":\"started\"") { break }
+            usleep(20_000)
+        }
+        guard process.isRunning, stderr.contains("\"msg\":\"started\"") else {
+            if process.isRunning { process.terminate() }
+            throw GatewayFailedToStart(log: stderr)
+        }
+        for line in stderr.split(separator: "\n") where line.contains("\"msg\":\"listening\"") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let name = object["listener"] as? String, let address = object["address"] as? String,
+                  let port = address.split(separator: ":").last.flatMap({ Int($0) }) else { continue }
+            if ports[name] == nil { ports[name] = port }
+        }
+    }
+
+    deinit { stop() }
+
+    /// Everything the gateway wrote to stderr so far (its own JSON log).
+    var stderr: String { String(decoding: stderrLines.out, as: UTF8.self) }
+    /// Everything the gateway wrote to stdout so far (the access log with `{"type":"log"}`).
+    var stdout: String { String(decoding: stdoutLines.out, as: UTF8.self) }
+
+    /// Access-log entries parsed from stdout.
+    var accessLog: [[String: Any]] {
+        stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    func port(_ listener: String) -> Int { ports[listener] ?? 0 }
+
+    func url(_ listener: String, _ path: String = "/", scheme: String = "http", host: String = "127.0.0.1") -> String {
+        "\(scheme)://\(host):\(port(listener))\(path)"
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits until stderr contains `text` (e.g. a reload message).
+    @discardableResult
+    func waitForLog(_ text: String, timeout: TimeInterval = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if stderr.contains(text) { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Waits for the process to exit; its status, or nil on timeout.
+    func waitForExit(timeout: TimeInterval = 30) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        if waitForExit(timeout: 10) == nil { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+struct GatewayFailedToStart: Error, CustomStringConvertible {
+    let log: String
+    var description: String { "gateway did not start:\n\(log)" }
+}
