@@ -103,11 +103,17 @@ public enum PipelineLoader {
                 timeouts.sendIdle = nested.duration("sendIdle", default: timeouts.sendIdle)
             }
             var http2 = HTTP2Settings()
-            if let nested = entry.object("http2", allowed: ["maxConcurrentStreams", "maxHeaderListBytes", "initialWindowBytes", "maxResetsPerSecond"]) {
+            if let nested = entry.object("http2", allowed: ["maxConcurrentStreams", "maxHeaderListBytes", "initialWindowBytes",
+                                                            "maxResetsPerSecond", "maxControlFramesPerSecond"]) {
                 http2.maxConcurrentStreams = nested.int("maxConcurrentStreams", default: http2.maxConcurrentStreams, range: 1...100_000)
                 http2.maxHeaderListBytes = nested.size("maxHeaderListBytes", default: http2.maxHeaderListBytes)
+                if !(1024...(16 << 20)).contains(http2.maxHeaderListBytes) {
+                    nested.error("maxHeaderListBytes", "must be between 1KiB and 16MiB")
+                }
                 http2.initialWindowBytes = nested.int("initialWindowBytes", default: http2.initialWindowBytes, range: 1024...(1 << 31 - 1))
                 http2.maxResetsPerSecond = nested.int("maxResetsPerSecond", default: http2.maxResetsPerSecond, range: 1...1_000_000)
+                http2.maxControlFramesPerSecond = nested.int("maxControlFramesPerSecond", default: http2.maxControlFramesPerSecond,
+                                                             range: 10...1_000_000)
             }
             var tls: TLSServerContext?
             if let tlsOptions = entry.object("tls", allowed: ["certificate", "key", "certificates"]) {

@@ -113,6 +113,15 @@ final class SocketIO: Selectable, Expiring {
         loop.untrack(self)
     }
 
+    /// Ends only a pending read wait with `error`; a write in progress goes on (HTTP/2 stops its
+    /// reader while its writer still flushes the last frames).
+    func interruptRead(_ error: IOError) {
+        guard let waiter = readWaiter else { return }
+        readWaiter = nil
+        waiter.resume(throwing: error)
+        if writeWaiter == nil { loop.untrack(self) }
+    }
+
     func close() {
         guard !isClosed else { return }
         isClosed = true
