@@ -29,7 +29,7 @@ enum ServeCommand {
         let supervisor = Supervisor(server: server, path: path)
         for signal in [SIGHUP, SIGTERM, SIGINT] { Glibc.signal(signal, SIG_IGN) }
         let queue = DispatchQueue(label: "signals")
-        let sources = [SIGHUP, SIGTERM, SIGINT].map { number in
+        signalSources = [SIGHUP, SIGTERM, SIGINT].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 Task {
@@ -39,9 +39,13 @@ enum ServeCommand {
             source.resume()
             return source
         }
-        withExtendedLifetime(sources) { dispatchMain() }
+        dispatchMain()
     }
 }
+
+/// The signal sources live as long as the process. A local kept with `withExtendedLifetime` was
+/// released before `dispatchMain()` in release builds (it never returns), so SIGTERM did nothing.
+nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
 
 /// Serializes reloads and the final drain.
 actor Supervisor {
