@@ -28,8 +28,10 @@ let package = Package(
         .target(name: "Middlewares", dependencies: ["Pipeline"], swiftSettings: strict),
         .executableTarget(name: "Gateway", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),
 
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"], swiftSettings: strict),
+        // A raw-frame HTTP/2 client for tests that must misbehave (floods, stalls, resets).
+        .target(name: "HTTP2TestClient", path: "Tests/HTTP2TestClient", swiftSettings: strict),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HTTP2TestClient"], swiftSettings: strict),
         .testTarget(name: "MiddlewaresTests", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Gateway"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Gateway", "HTTP2TestClient"], swiftSettings: strict),
     ]
 )

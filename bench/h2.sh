@@ -26,6 +26,7 @@ if [ -z "${GATEWAY_BIN:-}" ]; then
 fi
 
 WORK="$(mktemp -d /tmp/gateway-bench-h2.XXXXXX)"
+chmod 755 "$WORK"   # nginx workers run as nobody
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -34,6 +34,7 @@ final class SocketIO: Selectable, Expiring {
     private var readDeadline: UInt64 = 0
     private var writeDeadline: UInt64 = 0
     private(set) var isClosed = false
+    private var pendingReadInterrupt: IOError?
 
     init(fd: Int32, loop: EventLoop) throws {
         self.fd = fd
@@ -71,7 +72,21 @@ final class SocketIO: Selectable, Expiring {
         }
         readDeadline = deadline
         loop.track(self)
-        try await withUnsafeThrowingContinuation { readWaiter = $0 }
+        // Entering the continuation may hop through the loop's queue, and readiness may arrive in
+        // between: look again inside, where nothing else can run.
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            if isClosed {
+                continuation.resume(throwing: IOError.closed)
+            } else if let interrupt = pendingReadInterrupt {
+                pendingReadInterrupt = nil
+                continuation.resume(throwing: interrupt)
+            } else if readReady {
+                readReady = false
+                continuation.resume()
+            } else {
+                readWaiter = continuation
+            }
+        }
     }
 
     /// Suspends until the socket may be writable again (call only after EAGAIN).
@@ -83,7 +98,16 @@ final class SocketIO: Selectable, Expiring {
         }
         writeDeadline = deadline
         loop.track(self)
-        try await withUnsafeThrowingContinuation { writeWaiter = $0 }
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            if isClosed {
+                continuation.resume(throwing: IOError.closed)
+            } else if writeReady {
+                writeReady = false
+                continuation.resume()
+            } else {
+                writeWaiter = continuation
+            }
+        }
     }
 
     var isWaitingToRead: Bool { readWaiter != nil }
@@ -116,7 +140,11 @@ final class SocketIO: Selectable, Expiring {
     /// Ends only a pending read wait with `error`; a write in progress goes on (HTTP/2 stops its
     /// reader while its writer still flushes the last frames).
     func interruptRead(_ error: IOError) {
-        guard let waiter = readWaiter else { return }
+        guard let waiter = readWaiter else {
+            // The reader is between waits: it gets the error on its next one.
+            pendingReadInterrupt = error
+            return
+        }
         readWaiter = nil
         waiter.resume(throwing: error)
         if writeWaiter == nil { loop.untrack(self) }

@@ -12,7 +12,7 @@ final class HTTP2BodySource: BodySource, @unchecked Sendable {
     private(set) var isEnded = false
     private var failure: (any Error)?
     private var expectsContinue: Bool
-    private var waiter: UnsafeContinuation<[UInt8]?, any Error>?
+    private var waiter: UnsafeContinuation<Void, any Error>?
     private var deadline: UInt64 = 0
 
     init(stream: HTTP2Stream, expectsContinue: Bool) {
@@ -49,7 +49,11 @@ final class HTTP2BodySource: BodySource, @unchecked Sendable {
             stream.connection.sendContinue(stream)
         }
         deadline = Monotonic.after(stream.connection.timeouts.bodyIdle)
-        return try await withUnsafeThrowingContinuation { waiter = $0 }
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            // Entering may hop through the loop's queue; bytes that came meanwhile are taken below.
+            if failure != nil || first < chunks.count || isEnded { continuation.resume() } else { waiter = continuation }
+        }
+        return try await nextOnLoop()
     }
 
     /// Bytes from a DATA frame.
@@ -59,22 +63,21 @@ final class HTTP2BodySource: BodySource, @unchecked Sendable {
             return
         }
         expectsContinue = false
-        if let waiter {
-            self.waiter = nil
-            stream.connection.consumed(stream, bytes.count)
-            waiter.resume(returning: Array(bytes))
-        } else {
-            chunks.append(Array(bytes))
-            buffered += bytes.count
-        }
+        chunks.append(Array(bytes))
+        buffered += bytes.count
+        wake()
     }
 
     /// END_STREAM arrived.
     func end() {
         isEnded = true
+        wake()
+    }
+
+    private func wake() {
         if let waiter {
             self.waiter = nil
-            waiter.resume(returning: nil)
+            waiter.resume()
         }
     }
 

@@ -27,6 +27,7 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
     private var idleSince = Monotonic.now
     private let started = Monotonic.now
     private var flushWaiter: UnsafeContinuation<Void, Never>?
+    private var flushRequested = false
     private var quietWaiter: UnsafeContinuation<Void, Never>?
 
     /// How much the writer gathers from nghttp2 before one socket write.
@@ -110,13 +111,18 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
         var out: [UInt8] = []
         out.reserveCapacity(Self.writeChunk + 16 * 1024)
         while true {
+            flushRequested = false
             guard session.send(into: &out, limit: Self.writeChunk) else {
                 stopReader()
                 return
             }
             if out.isEmpty {
                 if closing { return }
-                await withUnsafeContinuation { flushWaiter = $0 }
+                // Entering the continuation may hop through the loop's queue; a flush asked for
+                // meanwhile must not be lost, so the test happens inside.
+                await withUnsafeContinuation { continuation in
+                    if flushRequested || closing { continuation.resume() } else { flushWaiter = continuation }
+                }
                 continue
             }
             do {
@@ -131,6 +137,7 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
 
     /// Wakes the writer: nghttp2 has (or may have) frames to send.
     func scheduleFlush() {
+        flushRequested = true
         if let waiter = flushWaiter {
             flushWaiter = nil
             waiter.resume()
@@ -155,7 +162,9 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
         }
         scheduleFlush()
         while runningTasks > 0 {
-            await withUnsafeContinuation { quietWaiter = $0 }
+            await withUnsafeContinuation { continuation in
+                if runningTasks == 0 { continuation.resume() } else { quietWaiter = continuation }
+            }
         }
     }
 

@@ -61,7 +61,12 @@ final class HTTP2ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         self.context = context
         status = response.status.code
         lastProgress = Monotonic.now
-        guard !stream.isClosed else { return complete(aborted: true) }
+        guard !stream.isClosed else {
+            // Reset while the handler ran: nothing goes out, and the log says so.
+            isCompleted = true
+            context?.complete(status: status, bytes: 0, aborted: true)
+            return
+        }
         var length = response.body.length
         if length == nil, isHead || status == 304, let declared = response.headers["content-length"].flatMap(Int.init) {
             length = declared
@@ -115,8 +120,13 @@ final class HTTP2ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         queued += chunk.count
         kick()
         while queued >= Self.highWatermark {
-            try await withUnsafeThrowingContinuation { waiter = $0 }
+            if let failure { throw failure }
+            // Tested again inside: entering may hop through the loop's queue while DATA drains.
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                if failure != nil || queued < Self.highWatermark { continuation.resume() } else { waiter = continuation }
+            }
         }
+        if let failure { throw failure }
     }
 
     func writeTrailers(_ fields: HTTPFields) async throws {
