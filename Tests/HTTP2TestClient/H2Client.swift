@@ -31,14 +31,14 @@ public final class H2Client: @unchecked Sendable {
 
     public static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
-    /// Connects to 127.0.0.1:`port`; with `handshake` it sends the preface and SETTINGS (header
+    /// Connects to `host`:`port`; with `handshake` it sends the preface and SETTINGS (header
     /// table size 0, push off, `initialWindow` if given).
-    public init(port: Int, handshake: Bool = true, initialWindow: UInt32? = nil) throws {
+    public init(port: Int, host: String = "127.0.0.1", handshake: Bool = true, initialWindow: UInt32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        inet_pton(AF_INET, host, &address.sin_addr)
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

@@ -150,6 +150,28 @@ final class SocketIO: Selectable, Expiring {
         if writeWaiter == nil { loop.untrack(self) }
     }
 
+    /// Sends FIN: the peer sees the end of what was written, and reading goes on.
+    func shutdownWrite() {
+        if !isClosed { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    /// Reads and drops whatever the peer still sends until it closes or `deadline` passes.
+    /// Closing with unread input makes the kernel send RST, which can destroy the peer's copy of
+    /// the last bytes written; a short linger after FIN avoids that (nginx's lingering_close).
+    func linger(until deadline: UInt64) async {
+        var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+        while !isClosed {
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { continue }
+            if n == 0 { return }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: do { try await waitReadable(deadline: deadline) } catch { return }
+            default: return
+            }
+        }
+    }
+
     func close() {
         guard !isClosed else { return }
         isClosed = true

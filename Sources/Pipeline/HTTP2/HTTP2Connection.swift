@@ -24,6 +24,8 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
     private var closing = false
     private var closeDeadline: UInt64 = 0
     private var sawFrames = false
+    private var peerClosed = false
+    private var writeFailed = false
     private var idleSince = Monotonic.now
     private let started = Monotonic.now
     private var flushWaiter: UnsafeContinuation<Void, Never>?
@@ -32,6 +34,8 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
 
     /// How much the writer gathers from nghttp2 before one socket write.
     static let writeChunk = 64 * 1024
+    /// How long to wait for the client's FIN after ours.
+    static let lingerTime: Duration = .seconds(2)
 
     /// `buffer` may already hold the client's first bytes (read while sniffing for the preface).
     init(transport: any Transport, core: ServerCore, info: ConnectionInfo, buffer: ByteBuffer = ByteBuffer()) throws {
@@ -54,6 +58,11 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
         await readLoop()
         await shutDown()
         await writing
+        if !peerClosed, !writeFailed {
+            // GOAWAY and the last DATA are out; a close with unread input would reset them away.
+            transport.finishWriting()
+            await transport.io.linger(until: Monotonic.after(Self.lingerTime))
+        }
         transport.close()
         loop.untrack(self)
         for stream in streams.values { stream.retire() }
@@ -76,13 +85,19 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
                 if readerStopped || (!session.wantsRead && !session.wantsWrite) { return }
             }
             do {
-                if try await transport.read(into: buffer, deadline: readDeadline) == 0 { return }
+                if try await transport.read(into: buffer, deadline: readDeadline) == 0 {
+                    peerClosed = true
+                    return
+                }
             } catch IOError.timeout {
                 guard activeStreams == 0 else { continue }
                 // Idle past keepAlive (or no preface in time): say goodbye properly.
                 session.goAway(.noError)
                 return
+            } catch IOError.draining {
+                return
             } catch {
+                peerClosed = true
                 return
             }
         }
@@ -128,6 +143,7 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
             do {
                 try await transport.write(out, [], deadline: Monotonic.after(timeouts.sendIdle))
             } catch {
+                writeFailed = true
                 stopReader()
                 return
             }
