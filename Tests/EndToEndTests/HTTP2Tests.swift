@@ -19,6 +19,13 @@ struct HTTP2Tests {
         #expect(hello?["protocol"] as? String == "HTTP/2")
         #expect(hello?["tls"] as? String == "TLSv1.3")
         #expect(gateway.logLines(path: "/small.txt").first?["protocol"] as? String == "HTTP/1.1")
+        // A conditional GET: 304 carries no body and no length of its own (RFC 9110 §8.6).
+        let head = Tool.curl(["--http2", "--cacert", gateway.certificates.caCertificate, "-I", gateway.url("tls", "/hello.txt")]).output
+        let etag = try #require(head.split(separator: "\r\n").first { $0.hasPrefix("etag:") }?.dropFirst(5).trimmingCharacters(in: .whitespaces))
+        let notModified = Tool.curl(["--http2", "--cacert", gateway.certificates.caCertificate, "-D", "-", "-o", "/dev/null",
+                                     "-H", "If-None-Match: \(etag)", gateway.url("tls", "/hello.txt")]).output
+        #expect(notModified.hasPrefix("HTTP/2 304"))
+        #expect(!notModified.contains("content-length"))
     }
 
     @Test("curl --http2-prior-knowledge gets h2c where the listener's protocols allow it, and only there")

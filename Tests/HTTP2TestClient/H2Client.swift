@@ -43,7 +43,7 @@ public final class H2Client: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0 else {
-            close(fd)
+            Glibc.close(fd)
             throw H2ClientError("connect to port \(port) failed: errno \(errno)")
         }
         var one: Int32 = 1
@@ -56,7 +56,17 @@ public final class H2Client: @unchecked Sendable {
         }
     }
 
-    deinit { close(fd) }
+    private var released = false
+
+    deinit { close() }
+
+    /// Closes the socket (done by deinit too).
+    public func close() {
+        guard !released else { return }
+        released = true
+        isClosed = true
+        Glibc.close(fd)
+    }
 
     // MARK: Sending
 

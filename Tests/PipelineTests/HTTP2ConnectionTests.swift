@@ -32,6 +32,7 @@ struct HTTP2ConnectionTests {
         client.read { $0.ended.contains(1) }
         #expect(client.statuses[1] == 200)
         #expect(client.body(1) == "17384")
+        client.close()
         await server.stop()
     }
 
@@ -49,6 +50,7 @@ struct HTTP2ConnectionTests {
         #expect(client.statuses[1] == 200)
         #expect(client.resets[1] == 2)
         #expect(!client.ended.contains(1))
+        client.close()
         await server.stop()
     }
 
@@ -63,6 +65,7 @@ struct HTTP2ConnectionTests {
         client.read { $0.ended.contains(1) || $0.resets[1] != nil }
         #expect(client.statuses[1] == 502)
         #expect(client.body(1) == "upstream refused\n")
+        client.close()
         await server.stop()
     }
 
@@ -85,6 +88,7 @@ struct HTTP2ConnectionTests {
         #expect(client.body(1) == "hello")
         let trailerBlock = onStream.last?.payload ?? []
         #expect(!trailerBlock.isEmpty)
+        client.close()
         await server.stop()
     }
 
@@ -109,6 +113,7 @@ struct HTTP2ConnectionTests {
         client.request(stream: 3, path: "/")
         client.read { $0.ended.contains(3) }
         #expect(client.statuses[3] == 200)
+        client.close()
         await server.stop()
     }
 
@@ -138,6 +143,7 @@ struct HTTP2ConnectionTests {
         client.read(timeout: 60) { $0.ended.contains(1) }
         #expect(client.received[1] == total)
         #expect(produced.value == total)
+        client.close()
         await server.stop()
     }
 
@@ -190,6 +196,7 @@ struct HTTP2ConnectionTests {
         client.request(stream: 7, path: "/")
         client.read { $0.ended.contains(7) }
         #expect(client.statuses[7] == 200)
+        client.close()
         await server.stop()
     }
 
@@ -208,6 +215,7 @@ struct HTTP2ConnectionTests {
         client.read { $0.ended.contains(1) }
         #expect(client.statusHistory[1] == [100, 200])
         #expect(client.body(1) == "payload")
+        client.close()
         await server.stop()
     }
 }

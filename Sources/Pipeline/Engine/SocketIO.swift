@@ -30,7 +30,8 @@ final class SocketIO: Selectable, Expiring {
     private var readReady = false
     private var writeReady = false
     private var readWaiter: UnsafeContinuation<Void, any Error>?
-    private var writeWaiter: UnsafeContinuation<Void, any Error>?
+    /// Usually one; TLS can add a second when SSL_read needs to write while a write waits (HTTP/2 reads and writes at once).
+    private var writeWaiters: [UnsafeContinuation<Void, any Error>] = []
     private var readDeadline: UInt64 = 0
     private var writeDeadline: UInt64 = 0
     private(set) var isClosed = false
@@ -53,14 +54,13 @@ final class SocketIO: Selectable, Expiring {
             }
         }
         if events & CSYS_EPOLLOUT != 0 || failed {
-            if let waiter = writeWaiter {
-                writeWaiter = nil
-                waiter.resume()
+            if !writeWaiters.isEmpty {
+                resumeWriters(with: nil)
             } else {
                 writeReady = true
             }
         }
-        if readWaiter == nil && writeWaiter == nil { loop.untrack(self) }
+        if readWaiter == nil && writeWaiters.isEmpty { loop.untrack(self) }
     }
 
     /// Suspends until the socket may be readable again (call only after EAGAIN).
@@ -96,7 +96,7 @@ final class SocketIO: Selectable, Expiring {
             writeReady = false
             return
         }
-        writeDeadline = deadline
+        writeDeadline = writeWaiters.isEmpty ? deadline : min(writeDeadline, deadline)
         loop.track(self)
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             if isClosed {
@@ -105,7 +105,7 @@ final class SocketIO: Selectable, Expiring {
                 writeReady = false
                 continuation.resume()
             } else {
-                writeWaiter = continuation
+                writeWaiters.append(continuation)
             }
         }
     }
@@ -117,11 +117,8 @@ final class SocketIO: Selectable, Expiring {
             readWaiter = nil
             waiter.resume(throwing: IOError.timeout)
         }
-        if let waiter = writeWaiter, writeDeadline != 0, now >= writeDeadline {
-            writeWaiter = nil
-            waiter.resume(throwing: IOError.timeout)
-        }
-        if readWaiter == nil && writeWaiter == nil { loop.untrack(self) }
+        if !writeWaiters.isEmpty, writeDeadline != 0, now >= writeDeadline { resumeWriters(with: .timeout) }
+        if readWaiter == nil && writeWaiters.isEmpty { loop.untrack(self) }
     }
 
     /// Ends any wait with `error` (drain, shutdown).
@@ -130,11 +127,16 @@ final class SocketIO: Selectable, Expiring {
             readWaiter = nil
             waiter.resume(throwing: error)
         }
-        if let waiter = writeWaiter {
-            writeWaiter = nil
-            waiter.resume(throwing: error)
-        }
+        resumeWriters(with: error)
         loop.untrack(self)
+    }
+
+    private func resumeWriters(with error: IOError?) {
+        let waiters = writeWaiters
+        writeWaiters = []
+        for waiter in waiters {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume() }
+        }
     }
 
     /// Ends only a pending read wait with `error`; a write in progress goes on (HTTP/2 stops its
@@ -147,7 +149,7 @@ final class SocketIO: Selectable, Expiring {
         }
         readWaiter = nil
         waiter.resume(throwing: error)
-        if writeWaiter == nil { loop.untrack(self) }
+        if writeWaiters.isEmpty { loop.untrack(self) }
     }
 
     /// Sends FIN: the peer sees the end of what was written, and reading goes on.

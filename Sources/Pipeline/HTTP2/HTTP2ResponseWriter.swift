@@ -67,7 +67,8 @@ final class HTTP2ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
             context?.complete(status: status, bytes: 0, aborted: true)
             return
         }
-        var length = response.body.length
+        // A 304 announces the length of what it stands for, if anything (RFC 9110 §8.6), never its own 0.
+        var length = status == 304 ? nil : response.body.length
         if length == nil, isHead || status == 304, let declared = response.headers["content-length"].flatMap(Int.init) {
             length = declared
         }
