@@ -8,6 +8,9 @@ public enum Builtins {
         Respond.type,
         Router.type,
         Files.type,
+        BasicAuth.type,
+        BearerAuth.type,
+        OIDCAuth.type,
     ]
 
     public static let sourceTypes: [SourceType] = []

@@ -42,7 +42,8 @@ public struct JWT: Sendable {
     /// A claim as a string: strings as they are, integers in decimal, booleans as `true`/`false`.
     public func claim(_ name: String) -> String? { JWT.text(claims[name]) }
 
-    static func text(_ value: JSONValue?) -> String? {
+    /// A claim value as text: strings as they are, integers in decimal, booleans as `true`/`false`.
+    public static func text(_ value: JSONValue?) -> String? {
         switch value {
         case .string(let s)?: s
         case .bool(let b)?: b ? "true" : "false"
