@@ -13,7 +13,8 @@ struct UserList: Sendable {
     /// Parses the file's text; problems come back as `(line, message)`.
     mutating func add(fileText text: String) -> [(line: Int, message: String)] {
         var problems: [(Int, String)] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // `\r\n` is one Character in Swift, so split on newline characters, not on "\n".
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.trimmingASCIIWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let colon = line.firstIndex(of: ":") else {
