@@ -8,6 +8,7 @@ public enum Builtins {
         Respond.type,
         Router.type,
         Files.type,
+        Upstream.type,
     ]
 
     public static let sourceTypes: [SourceType] = []
