@@ -9,9 +9,12 @@ public enum Builtins {
         Router.type,
         Files.type,
         Upstream.type,
+        TerraformRegistry.type,
     ]
 
-    public static let sourceTypes: [SourceType] = []
+    public static let sourceTypes: [SourceType] = [
+        DirectorySource.type,
+    ]
 
     public static var registry: TypeRegistry { TypeRegistry(middlewares: middlewareTypes, sources: sourceTypes) }
 }
