@@ -23,7 +23,10 @@ public actor ProviderHashes {
                 return try? Self.hash1(zip)
             }
             running[shasum] = task
-            Task { await self.record(shasum, await task.value) }
+            Task {
+                let hash = await task.value
+                self.record(shasum, hash)
+            }
         }
         return wait ? await task.value : nil
     }

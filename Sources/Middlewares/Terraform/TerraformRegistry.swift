@@ -15,6 +15,8 @@ public struct TerraformRegistry: Middleware {
     let signingKeys: [(id: String, armor: String)]
     let hashes: ProviderHashes
     let metadataCacheControl: String
+    /// Provider hostnames the mirror answers for besides the gateway's own.
+    let mirrorHostnames: [String]
 
     public static let type = MiddlewareType(
         name: "terraform.registry",
@@ -29,6 +31,7 @@ public struct TerraformRegistry: Middleware {
             OptionSpec("namespace", "string", "module/provider namespace for a github source", default: "the owner"),
             OptionSpec("monorepos", "[object]", "github modules kept together: {\"repository\", \"tagPattern\": \"{name}/{system}/v{version}\"}"),
             OptionSpec("metadataCacheControl", "string", "Cache-Control of versions and download answers", default: "no-cache"),
+            OptionSpec("mirrorHostnames", "[string]", "provider hostnames the mirror serves besides the gateway's own (e.g. \"registry.acme.example\")"),
         ],
         build: { options, context in
             var modules: (any ModuleRegistrySource)?
@@ -64,7 +67,8 @@ public struct TerraformRegistry: Middleware {
             }
             return TerraformRegistry(modules: modules, providers: providers, prefix: prefix, mirror: options.bool("mirror", default: true),
                                      signingKeys: keys, hashes: ProviderHashes(),
-                                     metadataCacheControl: options.string("metadataCacheControl") ?? "no-cache")
+                                     metadataCacheControl: options.string("metadataCacheControl") ?? "no-cache",
+                                     mirrorHostnames: options.strings("mirrorHostnames").map { $0.lowercased() })
         })
 
     public func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
@@ -108,7 +112,7 @@ public struct TerraformRegistry: Middleware {
     func moduleRoute(_ parts: [String], _ request: Request, _ context: Context, _ next: Next) async throws -> Response {
         guard let modules, parts.count >= 4 else { return Self.error(.notFound, "not found") }
         let module = ModuleAddress(namespace: parts[0], name: parts[1], system: parts[2])
-        switch (parts.count, parts[3]) {
+        switch (parts.count, parts[parts.count == 4 ? 3 : 4]) {
         case (4, "versions"):
             guard let index = try await modules.moduleVersions(module), !index.entries.isEmpty else {
                 return Self.error(.notFound, "module \(module) not found")
@@ -157,7 +161,7 @@ public struct TerraformRegistry: Middleware {
     func providerRoute(_ parts: [String], _ request: Request, _ context: Context, _ next: Next) async throws -> Response {
         guard let providers, parts.count >= 3 else { return Self.error(.notFound, "not found") }
         let provider = ProviderAddress(namespace: parts[0], type: parts[1])
-        switch (parts.count, parts[2]) {
+        switch (parts.count, parts[parts.count == 3 ? 2 : 3]) {
         case (3, "versions"):
             guard let releases = try await providers.providerReleases(provider), !releases.isEmpty else {
                 return Self.error(.notFound, "provider \(provider) not found")
@@ -215,8 +219,10 @@ public struct TerraformRegistry: Middleware {
 
     func mirrorRoute(_ parts: [String], _ request: Request, _ context: Context) async throws -> Response {
         guard let providers, parts.count == 4 else { return Self.error(.notFound, "not found") }
-        // Only providers of this gateway's own hostname are ours; others 404 so Terraform tries elsewhere.
-        guard parts[0].lowercased() == request.authority.lowercased() || parts[0].lowercased() == request.host else {
+        // Only providers of this gateway's own hostname (or configured ones) are ours; others 404 so
+        // Terraform tries its other installation methods and a public provider is never shadowed.
+        let hostname = parts[0].lowercased()
+        guard hostname == request.authority.lowercased() || hostname == request.host || mirrorHostnames.contains(hostname) else {
             return Self.error(.notFound, "provider \(parts[0])/\(parts[1])/\(parts[2]) not found")
         }
         let provider = ProviderAddress(namespace: parts[1], type: parts[2])
@@ -234,12 +240,12 @@ public struct TerraformRegistry: Middleware {
         let local = providers.packagesAreLocal
         var archives = JSONObject()
         for package in release.packages {
-            var hashes: [JSONValue] = []
-            if let h1 = await hashes(for: providers, provider, release, package, wait: local) { hashes.append(.string(h1)) }
-            hashes.append(.string("zh:" + package.shasum))
+            var list: [JSONValue] = []
+            if let h1 = await hashes(for: providers, provider, release, package, wait: local) { list.append(.string(h1)) }
+            list.append(.string("zh:" + package.shasum))
             archives["\(package.os)_\(package.arch)"] = .object(JSONObject([
                 ("url", .string(absoluteURL(request, context, path: files + package.filename))),
-                ("hashes", .array(hashes)),
+                ("hashes", .array(list)),
             ]))
         }
         return metadata(.object(JSONObject([("archives", .object(archives))])))
