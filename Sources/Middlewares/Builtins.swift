@@ -9,9 +9,12 @@ public enum Builtins {
         Router.type,
         Files.type,
         Upstream.type,
+        GitHubWebhook.type,
     ]
 
-    public static let sourceTypes: [SourceType] = []
+    public static let sourceTypes: [SourceType] = [
+        GitHubSource.type,
+    ]
 
     public static var registry: TypeRegistry { TypeRegistry(middlewares: middlewareTypes, sources: sourceTypes) }
 }
