@@ -10,10 +10,12 @@ public enum Builtins {
         Files.type,
         Upstream.type,
         TerraformRegistry.type,
+        GitHubWebhook.type,
     ]
 
     public static let sourceTypes: [SourceType] = [
         DirectorySource.type,
+        GitHubSource.type,
     ]
 
     public static var registry: TypeRegistry { TypeRegistry(middlewares: middlewareTypes, sources: sourceTypes) }
