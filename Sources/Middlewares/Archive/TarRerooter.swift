@@ -18,9 +18,15 @@ public struct TarRerooter {
     /// A pending pax/GNU path that applies to the next entry.
     private var overridePath: String?
     private var overrideLink: String?
+    /// Components under the top directory to extract from (a module in a monorepo folder);
+    /// entries outside it are dropped.
+    private let subdirectory: [Substring]
     private static let maxExtendedBytes = 64 * 1024
 
-    public init() {}
+    /// `subdirectory` (e.g. `modules/vpc`) re-roots at that folder below the top directory.
+    public init(subdirectory: String = "") {
+        self.subdirectory = subdirectory.split(separator: "/", omittingEmptySubsequences: true)
+    }
 
     /// Consumes tar bytes and returns rewritten tar bytes.
     public mutating func feed(_ chunk: [UInt8]) throws -> [UInt8] {
@@ -90,7 +96,12 @@ public struct TarRerooter {
         guard let first = components.first else { return nil }
         if top == nil { top = String(first) }
         guard String(first) == top else { throw ArchiveError("archive has more than one top-level directory") }
-        let rest = components.dropFirst().joined(separator: "/")
+        var below = components.dropFirst()
+        if !subdirectory.isEmpty {
+            guard below.starts(with: subdirectory) else { return nil }
+            below = below.dropFirst(subdirectory.count)
+        }
+        let rest = below.joined(separator: "/")
         return rest.isEmpty ? nil : rest + (path.hasSuffix("/") ? "/" : "")
     }
 

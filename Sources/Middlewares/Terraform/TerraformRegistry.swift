@@ -36,7 +36,7 @@ public struct TerraformRegistry: Middleware {
         build: { options, context in
             var modules: (any ModuleRegistrySource)?
             var providers: (any ProviderRegistrySource)?
-            let adapter = RegistryAdapters(options: options)
+            var adapter = RegistryAdapters(options: options)
             if let name = options.string("modules") {
                 modules = adapter.moduleSource(name, context: context, at: options.pointer.appending("modules"))
             }
