@@ -11,9 +11,15 @@ public enum Builtins {
         BasicAuth.type,
         BearerAuth.type,
         OIDCAuth.type,
+        Upstream.type,
+        TerraformRegistry.type,
+        GitHubWebhook.type,
     ]
 
-    public static let sourceTypes: [SourceType] = []
+    public static let sourceTypes: [SourceType] = [
+        DirectorySource.type,
+        GitHubSource.type,
+    ]
 
     public static var registry: TypeRegistry { TypeRegistry(middlewares: middlewareTypes, sources: sourceTypes) }
 }
