@@ -120,7 +120,7 @@ final class MemoryIssuer: OIDCDocumentFetcher, Sendable {
 
     func fetchJSON(_ url: String) async throws -> JSONValue {
         counts.withLock { $0[url, default: 0] += 1 }
-        guard let document = documents.withLock({ $0[url] }) else { throw ConfigError("404 from \(url)") }
+        guard let document = documents.withLock({ $0[url] }) else { throw FetchError("404 from \(url)") }
         return document
     }
 

@@ -82,7 +82,13 @@ public struct OIDCAuth: Authenticator {
             let verifier = JWTVerifier(issuer: issuer, audiences: audiences, algorithms: algorithms, leeway: Int64(leeway.seconds),
                                        maxAge: maxAge.map { Int64($0.seconds) },
                                        maxTokenBytes: options.size("maxTokenBytes", default: 8192))
-            let fetcher = try OIDCFetcherFactory.make(caFile: options.path("caFile"), options: options)
+            var configuration = HTTPClient.Configuration()
+            configuration.caFile = options.path("caFile")
+            configuration.connectTimeout = .seconds(5)
+            configuration.firstByteTimeout = .seconds(10)
+            configuration.idleTimeout = .seconds(10)
+            configuration.maxConnectionsPerOrigin = 4
+            let fetcher = HTTPSDocumentFetcher(client: try HTTPClient(configuration))
             let keys = OIDCKeySource(issuer: issuer, fetcher: fetcher,
                                      minInterval: options.duration("jwksRefreshInterval", default: .seconds(60)),
                                      maxAge: options.duration("jwksMaxAge", default: .seconds(3600)))
@@ -153,13 +159,3 @@ public struct OIDCAuth: Authenticator {
     }
 }
 
-/// Makes the HTTPS fetcher for `auth.oidc` (until the upstream client lands, one that fails).
-enum OIDCFetcherFactory {
-    static func make(caFile: String?, options: Options) throws -> any OIDCDocumentFetcher {
-        UnavailableFetcher()
-    }
-}
-
-struct UnavailableFetcher: OIDCDocumentFetcher {
-    func fetchJSON(_ url: String) async throws -> JSONValue { throw ConfigError("no HTTP client") }
-}
