@@ -98,6 +98,44 @@ struct AuthTests {
         #expect(!gateway.stdout.contains(expired), "tokens never reach the log")
     }
 
+    @Test("apt-get itself authenticates with auth.conf: login github-action, password = the token")
+    func aptAuthConf() throws {
+        let issuer = try TestIssuer()
+        let gateway = try Self.startGateway(issuer: issuer)
+        let apt = TemporaryDirectory("apt")
+        // A flat repository (apt.md §1.7) with an empty index, trusted because this test is about auth.
+        let repo = gateway.directory.file("repo")
+        let release = Tool.run("apt-ftparchive", ["packages", "."], directory: repo)
+        gateway.directory.write("repo/Packages", release.output)
+        let releaseFile = Tool.run("apt-ftparchive", ["release", "."], directory: repo)
+        gateway.directory.write("repo/Release", releaseFile.output)
+        let port = gateway.port("web")
+        apt.write("sources.list", "deb [trusted=yes] http://127.0.0.1:\(port)/ ./\n")
+        // No scheme in `machine` means https only (apt.md §5.2), so http is written out.
+        let authConf = apt.write("auth.conf", "machine http://127.0.0.1:\(port)\nlogin github-action\npassword \(issuer.token())\n")
+        chmod(authConf, 0o600)
+        try FileManager.default.createDirectory(atPath: apt.file("lists/partial"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: apt.file("cache/archives/partial"), withIntermediateDirectories: true)
+        let options = ["-o", "Dir::Etc::SourceList=\(apt.file("sources.list"))", "-o", "Dir::Etc::SourceParts=/nonexistent",
+                       "-o", "Dir::State::Lists=\(apt.file("lists"))", "-o", "Dir::Cache=\(apt.file("cache"))",
+                       "-o", "Dir::Etc::netrc=\(authConf)", "-o", "Dir::Etc::netrcparts=/nonexistent",
+                       "-o", "APT::Sandbox::User=root", "-o", "Acquire::Languages=none"]
+        let update = Tool.run("apt-get", options + ["update"])
+        #expect(update.status == 0, "apt-get update failed:\n\(update.output)\n\(update.stderr)")
+        #expect(!update.output.contains("401"))
+        // A flat source "./" makes apt ask for /./Release.
+        #expect(gateway.waitForLogLine { $0.contains("\"path\":\"/./Release\"") })
+        let releaseFetch = gateway.accessLog.first { ($0["path"] as? String) == "/./Release" }
+        #expect(releaseFetch?["status"] as? Int == 200)
+        #expect(releaseFetch?["auth"] as? String == "oidc")
+        #expect(releaseFetch?["claim.repository"] as? String == "acme/tool")
+
+        // Without the file, apt gets the 401 and fails.
+        let without = Tool.run("apt-get", options.map { $0.hasPrefix("Dir::Etc::netrc=") ? "Dir::Etc::netrc=/nonexistent" : $0 } + ["update"])
+        #expect(without.status != 0)
+        #expect(without.output.contains("401") || without.stderr.contains("401"))
+    }
+
     @Test("made-up kids cost the issuer one JWKS fetch, however many arrive")
     func unknownKidFlood() throws {
         let issuer = try TestIssuer()

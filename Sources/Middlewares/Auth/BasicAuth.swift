@@ -20,6 +20,7 @@ public struct BasicAuth: Authenticator {
             OptionSpec("cacheTTL", "duration", "how long a verified password is remembered (0 disables)", default: "5m"),
         ],
         build: { options, _ in
+            let errorsBefore = options.diagnostics.errorCount
             var users = UserList()
             if let path = options.path("usersFile") {
                 do {
@@ -37,7 +38,7 @@ public struct BasicAuth: Authenticator {
                 }
                 if let problem = users.add(user: name, hash: hash) { options.diagnostics.error(pointer, problem) }
             }
-            if users.isEmpty, !options.diagnostics.hasErrors {
+            if users.isEmpty, options.diagnostics.errorCount == errorsBefore {
                 options.error(nil, "no users: give \"usersFile\" or \"users\"")
             }
             let decoy = users.hashes.values.first ?? (try! PasswordHash.create([], scheme: .pbkdf2SHA256(iterations: 10_000)))

@@ -34,6 +34,7 @@ public struct BearerAuth: Authenticator {
             OptionSpec("basicLogin", "string", "also accept a token as the Basic password under this login (for .netrc)"),
         ],
         build: { options, _ in
+            let errorsBefore = options.diagnostics.errorCount
             var tokens: [Token] = []
             if !options.has("tokens") { options.error("tokens", "required") }
             for (name, value, pointer) in options.map("tokens") {
@@ -63,7 +64,7 @@ public struct BearerAuth: Authenticator {
                 }
                 tokens.append(Token(name: name, digest: digest, stacks: stacks, paths: PathPatterns(paths)))
             }
-            if options.has("tokens"), tokens.isEmpty, !options.diagnostics.hasErrors { options.error("tokens", "at least one token is required") }
+            if options.has("tokens"), tokens.isEmpty, options.diagnostics.errorCount == errorsBefore { options.error("tokens", "at least one token is required") }
             return BearerAuth(tokens: tokens, realm: options.string("realm", default: "gateway"), basicLogin: options.string("basicLogin"))
         })
 

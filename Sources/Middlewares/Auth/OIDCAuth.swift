@@ -50,6 +50,7 @@ public struct OIDCAuth: Authenticator {
             if options.has("audience"), audiences.isEmpty { options.error("audience", "at least one audience is required") }
             var algorithms: Set<SignatureAlgorithm> = [.rs256]
             if options.has("algorithms") {
+                let errorsBefore = options.diagnostics.errorCount
                 algorithms = []
                 for name in options.strings("algorithms") {
                     if let algorithm = SignatureAlgorithm(rawValue: name) {
@@ -60,7 +61,7 @@ public struct OIDCAuth: Authenticator {
                         options.error("algorithms", "unknown algorithm \"\(name)\" (use RS256, ES256 or EdDSA)")
                     }
                 }
-                if algorithms.isEmpty, !options.diagnostics.hasErrors { options.error("algorithms", "at least one algorithm is required") }
+                if algorithms.isEmpty, options.diagnostics.errorCount == errorsBefore { options.error("algorithms", "at least one algorithm is required") }
             }
             var rules: [ClaimRule] = []
             for (claim, value, pointer) in options.map("require") {
