@@ -104,3 +104,100 @@ struct TerraformDirectoryTests {
         }
     }
 }
+
+@Suite("private terraform registry with auth and signed URLs", .serialized)
+struct TerraformPrivateRegistryTests {
+    static let token = "tfc-test-token-0123456789abcdef0123456789"
+
+    static func startGateway() throws -> (GatewayProcess, TestCertificates) {
+        let certificates = TestCertificates()
+        let hash = Tool.run(Paths.gateway, ["hash-password", "--token"], input: Data((token + "\n").utf8)).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(hash.hasPrefix("sha256:"))
+        let gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                            "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}}],
+             "signedURLs": {"keys": [{"id": "k1", "secret": "0123456789abcdef0123456789abcdef-test"}], "ttl": "5m"},
+             "sources": {"examples": {"type": "directory", "path": "\(Paths.root)/examples/registry"}},
+             "stacks": {"terraform": {"chain": [
+                {"type": "log"},
+                {"type": "auth.bearer", "tokens": {"ci": "\(hash)"}},
+                {"type": "terraform.registry", "modules": "examples", "providers": "examples",
+                 "signingKeys": ["\(Paths.root)/examples/registry/keys/acme-signing.asc"]},
+                {"type": "upstream"}]}}}
+            """, directory: certificates.directory)
+        return (gateway, certificates)
+    }
+
+    static func mainTF(port: Int) -> String {
+        """
+        terraform {
+          required_providers {
+            hello = { source = "localhost:\(port)/acme/hello" }
+          }
+        }
+        module "vpc" {
+          source  = "127.0.0.1:\(port)/acme/vpc/aws"
+          version = "1.2.0"
+        }
+        """
+    }
+
+    @Test("a credentials block installs; archives and provider files come through signed URLs")
+    func withCredentials() throws {
+        let (gateway, certificates) = try Self.startGateway()
+        let port = gateway.port("https")
+        let terraform = TerraformRunner(caFile: certificates.ca, cliConfig: """
+            credentials "127.0.0.1:\(port)" { token = "\(Self.token)" }
+            credentials "localhost:\(port)" { token = "\(Self.token)" }
+            """)
+        terraform.write("main.tf", Self.mainTF(port: port))
+        let result = terraform.initialize()
+        #expect(result.status == 0, "terraform init failed:\n\(result.output)\n\(result.stderr)")
+        #expect(terraform.file(".terraform/modules/vpc/main.tf")?.contains("\"1.2.0\"") == true)
+        // Terraform sent no credentials for the downloads: the log shows them accepted by signature.
+        let downloads = gateway.accessLog.filter {
+            let path = $0["path"] as? String ?? ""
+            return path.contains("/archive/") || path.contains("/files/")
+        }
+        #expect(!downloads.isEmpty)
+        #expect(downloads.allSatisfy { ($0["status"] as? Int) == 200 && ($0["auth"] as? String) == "signed-url" },
+                "\(downloads)")
+    }
+
+    @Test("without credentials terraform init fails with the gateway's 401")
+    func withoutCredentials() throws {
+        let (gateway, certificates) = try Self.startGateway()
+        let terraform = TerraformRunner(caFile: certificates.ca)
+        terraform.write("main.tf", Self.mainTF(port: gateway.port("https")))
+        let result = terraform.initialize()
+        #expect(result.status != 0)
+        #expect((result.output + result.stderr).contains("401"), "\(result.output)\n\(result.stderr)")
+        // Discovery itself stays open, even to a client with no or stale credentials.
+        let discovery = Tool.curl(["--cacert", certificates.ca, "-H", "Authorization: Bearer stale", "-w", "%{http_code}", "-o", "/dev/null",
+                                   gateway.url("https", "/.well-known/terraform.json", scheme: "https", host: "localhost")])
+        #expect(discovery.output == "200")
+    }
+
+    @Test("an archive URL works only as signed: unsigned, edited or moved it is refused")
+    func archiveNeedsSignature() throws {
+        let (gateway, certificates) = try Self.startGateway()
+        let base = gateway.url("https", "", scheme: "https", host: "localhost")
+        let download = Tool.curl(["--cacert", certificates.ca, "-H", "Authorization: Bearer \(Self.token)", "-D", "-", "-o", "/dev/null",
+                                  base + "/v1/modules/acme/vpc/aws/1.2.0/download"])
+        let location = download.output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-terraform-get:") }
+            .map { String($0.dropFirst("x-terraform-get:".count)).trimmingCharacters(in: .whitespaces) }
+        let signed = try #require(location)
+        #expect(signed.contains("gw-signature="))
+        func status(_ url: String) -> String {
+            Tool.curl(["--cacert", certificates.ca, "-o", "/dev/null", "-w", "%{http_code}", url]).output
+        }
+        #expect(status(signed) == "200")
+        let unsigned = String(signed.prefix { $0 != "?" })
+        #expect(status(unsigned) == "401")
+        #expect(status(signed.replacingOccurrences(of: "1.2.0/archive", with: "1.1.0/archive")) == "401")
+        let tampered = signed.replacingOccurrences(of: "gw-expires=", with: "gw-expires=9")
+        #expect(status(tampered) == "401")
+    }
+}

@@ -17,6 +17,8 @@ public struct TerraformRegistry: Middleware {
     let metadataCacheControl: String
     /// Provider hostnames the mirror answers for besides the gateway's own.
     let mirrorHostnames: [String]
+    /// Signs archive and file URLs (Terraform downloads them without credentials) when the stack has auth.
+    let signer: URLSigner?
 
     public static let type = MiddlewareType(
         name: "terraform.registry",
@@ -31,6 +33,7 @@ public struct TerraformRegistry: Middleware {
             OptionSpec("namespace", "string", "module/provider namespace for a github source", default: "the owner"),
             OptionSpec("monorepos", "[object]", "github modules kept together: {\"repository\", \"tagPattern\": \"{name}/{system}/v{version}\"}"),
             OptionSpec("metadataCacheControl", "string", "Cache-Control of versions and download answers", default: "no-cache"),
+            OptionSpec("signURLs", "bool", "sign archive and file URLs; default: when an auth middleware comes before"),
             OptionSpec("mirrorHostnames", "[string]", "provider hostnames the mirror serves besides the gateway's own (e.g. \"registry.acme.example\")"),
         ],
         build: { options, context in
@@ -62,13 +65,17 @@ public struct TerraformRegistry: Middleware {
                     options.error("signingKeys", "\(error)")
                 }
             }
+            // Discovery must never ask for credentials, nor fail on stale ones (terraform.md §1, login gotcha).
+            context.anonymousPaths.add("/.well-known/terraform.json")
+            let sign = options.bool("signURLs", default: context.isBehindAuth)
+            let signer = sign ? context.signerForMinting(at: options.pointer) : nil
             if providers != nil, keys.isEmpty {
                 options.warning("signingKeys", "no signing keys: Terraform will refuse providers from this registry (it verifies SHA256SUMS signatures)")
             }
             return TerraformRegistry(modules: modules, providers: providers, prefix: prefix, mirror: options.bool("mirror", default: true),
                                      signingKeys: keys, hashes: ProviderHashes(),
                                      metadataCacheControl: options.string("metadataCacheControl") ?? "no-cache",
-                                     mirrorHostnames: options.strings("mirrorHostnames").map { $0.lowercased() })
+                                     mirrorHostnames: options.strings("mirrorHostnames").map { $0.lowercased() }, signer: signer)
         })
 
     public func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
@@ -268,7 +275,9 @@ public struct TerraformRegistry: Middleware {
 
     /// An absolute URL on this gateway, as the client addressed it, signed when URL signing is on.
     func absoluteURL(_ request: Request, _ context: Context, path: String) -> String {
-        "\(context.scheme(of: request))://\(request.authority)\(PercentEncoding.encodePath(path))"
+        let encoded = PercentEncoding.encodePath(path)
+        let target = signer.map { $0.sign(path: encoded) } ?? encoded
+        return "\(context.scheme(of: request))://\(request.authority)\(target)"
     }
 
     /// `{"errors": [message]}`, the shape registry clients expect (terraform.md §2.4).

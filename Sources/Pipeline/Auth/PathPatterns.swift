@@ -6,9 +6,14 @@
 /// Paths are compared percent-decoded; a prefix never matches a path with `.` or `..` segments,
 /// so `/public/../private` cannot borrow the prefix.
 public struct PathPatterns: Sendable, Equatable {
-    public let patterns: [String]
+    public private(set) var patterns: [String]
 
     public init(_ patterns: [String] = []) { self.patterns = patterns }
+
+    /// Adds a pattern (a behaviour opening a path its protocol needs, such as a discovery document).
+    public mutating func add(_ pattern: String) {
+        if !patterns.contains(pattern) { patterns.append(pattern) }
+    }
 
     public var isEmpty: Bool { patterns.isEmpty }
 

@@ -25,6 +25,13 @@ public final class BuildContext: @unchecked Sendable {
     /// per-process key when none are configured).
     public internal(set) var urlSigner: URLSigner = .ephemeral()
     var warnedEphemeralSigner = false
+    /// For each chain being built (nested for routers): whether an authenticator came before the
+    /// element now being built.
+    private var authSeen: [Bool] = []
+
+    /// Whether the middleware being built sits behind an auth middleware (in its chain or an
+    /// enclosing one): a behaviour then signs the download URLs it hands out.
+    public var isBehindAuth: Bool { authSeen.contains(true) }
     /// The `anonymous` paths of the stack being built; auth gates built for it skip them.
     /// A behaviour's factory may add paths its protocol needs open (e.g. discovery documents).
     public var anonymousPaths = PathPatterns()
@@ -194,9 +201,12 @@ public final class BuildContext: @unchecked Sendable {
         }
         var built: [(type: MiddlewareType, value: any Middleware, pointer: JSONPointer)] = []
         var failed = false
+        authSeen.append(false)
+        defer { authSeen.removeLast() }
         for (i, item) in items.enumerated() {
             if let element = element(item, at: pointer.appending(i)) {
                 built.append((element.type, element.value, pointer.appending(i)))
+                if element.value is any Authenticator { authSeen[authSeen.count - 1] = true }
             } else {
                 failed = true
             }
