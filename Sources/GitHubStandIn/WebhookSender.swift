@@ -25,7 +25,12 @@ struct WebhookSender {
         guard let request = Request(url: url, method: .post, headers: headers, body: IncomingBody(bytes: body)) else {
             throw HTTPError(.badRequest, "invalid url")
         }
-        let response = try await HTTPClient.shared.execute(request, followRedirects: false)
+        let response: ClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, followRedirects: false)
+        } catch {
+            return .object(JSONObject([("status", 0), ("error", .string("\(error)")), ("delivery", .string(delivery))]))
+        }
         let answer = (try? await response.body.collect(upTo: 64 * 1024)) ?? []
         state.count("webhooks.delivered")
         return .object(JSONObject([("status", .number(Double(response.status.code))), ("body", .string(String(decoding: answer, as: UTF8.self))),

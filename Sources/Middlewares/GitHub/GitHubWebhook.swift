@@ -10,7 +10,8 @@ import Pipeline
 /// also invalidate the repository list; `ping` is answered; other events are acknowledged and
 /// ignored. A delivery without a valid signature gets 401 and changes nothing.
 public struct GitHubWebhook: Middleware {
-    let sources: [GitHubSource]
+    /// The sources a delivery invalidates.
+    public let sources: [GitHubSource]
     let secret: Secret
     /// GitHub caps webhook payloads at 25 MB.
     static let maxPayloadBytes = 25 << 20
