@@ -58,7 +58,8 @@ struct ControlHandler: Middleware {
     /// `{"latencyMs": 200}`, `{"rateLimit": {"exhausted": true, "resetInSeconds": 60}}`,
     /// `{"secondaryLimit": {"status": 429, "retryAfter": 30, "count": 1}}`,
     /// `{"serverErrors": {"status": 502, "count": 2, "on": "api"}}` (`on`: api, codeload, objects, all),
-    /// `{"resetBodies": {"afterBytes": 1000, "count": 1, "on": "codeload"}}`, `{"tokenLifetimeSeconds": 5}`.
+    /// `{"resetBodies": {"afterBytes": 1000, "count": 1, "on": "codeload"}}`, `{"tokenLifetimeSeconds": 5}`,
+    /// `{"revokeTokens": true}` (every issued installation token becomes unknown: 401).
     private func apply(_ json: JSONValue) throws {
         guard let object = json.object else { throw HTTPError(.badRequest, "expected a JSON object") }
         var problems: [String] = []
@@ -84,12 +85,15 @@ struct ControlHandler: Middleware {
                         : (value["afterBytes"]?.int ?? 0, value["count"]?.int ?? 1, value["on"]?.string ?? "all")
                 case "tokenLifetimeSeconds":
                     knobs.tokenLifetime = max(1, value.number ?? 3600)
+                case "revokeTokens":
+                    break
                 default:
                     problems.append(key)
                 }
             }
         }
         if !problems.isEmpty { throw HTTPError(.badRequest, "unknown knob(s): \(problems.joined(separator: ", "))") }
+        if object["revokeTokens"]?.bool == true { state.revokeTokens() }
     }
 
     private func describe(_ knobs: Knobs) -> JSONValue {

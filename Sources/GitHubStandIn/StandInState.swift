@@ -116,6 +116,10 @@ final class StandInState: Sendable {
 
     func issuedToken(_ token: String) -> IssuedToken? { state.withLock { $0.tokens[token] } }
 
+    /// Forgets every issued installation token (as if the App's installation was suspended and
+    /// resumed): callers holding one get 401 and must mint again.
+    func revokeTokens() { state.withLock { $0.tokens = [:] } }
+
     // MARK: rate limit
 
     /// The identity's limit state after optionally using one call: (limit, remaining, reset, used).

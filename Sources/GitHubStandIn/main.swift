@@ -65,7 +65,7 @@ do {
     urls.objects = url("objects")
     urls.oidc = url("oidc")
     state.setURLs(urls)
-    Log.info("started", [("api", urls.api + prefix), ("codeload", urls.codeload), ("objects", urls.objects), ("oidc", urls.oidc),
+    Log.info("started", [("api", urls.api + prefix), ("control", urls.api + "/_standin"), ("codeload", urls.codeload), ("objects", urls.objects), ("oidc", urls.oidc),
                          ("fixtures", root)])
     withExtendedLifetime(server) {
         for number in [SIGTERM, SIGINT] { signal(number, SIG_IGN) }

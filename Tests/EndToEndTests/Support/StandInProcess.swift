@@ -13,6 +13,8 @@ final class StandInProcess: @unchecked Sendable {
     private(set) var codeload = ""
     private(set) var objects = ""
     private(set) var oidc = ""
+    /// `<api origin>/_standin`, the control endpoints.
+    private(set) var control = ""
 
     /// Writes the fixtures' `standin.json` and starts the stand-in (`arguments` e.g. `["--tls", dir]`).
     init(fixtures: GitHubFixtures, arguments: [String] = []) throws {
@@ -42,6 +44,7 @@ final class StandInProcess: @unchecked Sendable {
         codeload = started["codeload"] as? String ?? ""
         objects = started["objects"] as? String ?? ""
         oidc = started["oidc"] as? String ?? ""
+        control = started["control"] as? String ?? ""
     }
 
     deinit { stop() }
@@ -59,7 +62,7 @@ final class StandInProcess: @unchecked Sendable {
 
     /// Requests served so far, by kind (`api`, `api.tags`, `api.tags.304`, `api.tokens`, `objects.served`, ...).
     func counters() async throws -> [String: Int] {
-        let json = try await control("GET", "/_standin/counters")
+        let json = try await call("GET", "/counters")
         var result: [String: Int] = [:]
         for (key, value) in json.object ?? JSONObject() { result[key] = value.int ?? 0 }
         return result
@@ -67,10 +70,10 @@ final class StandInProcess: @unchecked Sendable {
 
     func counter(_ name: String) async throws -> Int { try await counters()[name] ?? 0 }
 
-    func resetCounters() async throws { _ = try await control("POST", "/_standin/counters/reset") }
+    func resetCounters() async throws { _ = try await call("POST", "/counters/reset") }
 
     /// Sets knobs, e.g. `["rateLimit": ["exhausted": true, "resetInSeconds": 60]]`.
-    func knobs(_ knobs: JSONValue) async throws { _ = try await control("POST", "/_standin/knobs", body: knobs) }
+    func knobs(_ knobs: JSONValue) async throws { _ = try await call("POST", "/knobs", body: knobs) }
 
     /// Has the stand-in deliver a signed webhook to `url`; returns the receiver's status and body.
     func deliver(to url: String, secret: String, event: String, repository: String, extra: JSONObject = JSONObject()) async throws
@@ -78,22 +81,22 @@ final class StandInProcess: @unchecked Sendable {
         var object = JSONObject([("url", .string(url)), ("secret", .string(secret)), ("event", .string(event)),
                                  ("repository", .string(repository))])
         for (key, value) in extra { object[key] = value }
-        let json = try await control("POST", "/_standin/events", body: .object(object))
+        let json = try await call("POST", "/events", body: .object(object))
         return (json["status"]?.int ?? 0, json["body"]?.string ?? "")
     }
 
     /// An OIDC ID token from the stand-in's issuer with `claims` over GitHub's defaults.
     func oidcToken(claims: JSONObject = JSONObject(), lifetimeSeconds: Int = 300, unknownKey: Bool = false) async throws -> String {
-        let json = try await control("POST", "/_standin/oidc/token", body: .object(JSONObject([
+        let json = try await call("POST", "/oidc/token", body: .object(JSONObject([
             ("claims", .object(claims)), ("lifetimeSeconds", .number(Double(lifetimeSeconds))), ("unknownKey", .bool(unknownKey)),
         ])))
         return json["value"]?.string ?? ""
     }
 
-    private func control(_ method: String, _ path: String, body: JSONValue? = nil) async throws -> JSONValue {
+    private func call(_ method: String, _ path: String, body: JSONValue? = nil) async throws -> JSONValue {
         let bytes = body.map { Array($0.serialized().utf8) } ?? []
-        guard let request = Request(url: api + path, method: HTTPMethod(rawValue: method), headers: ["Content-Type": "application/json"],
-                                    body: IncomingBody(bytes: bytes)) else { throw StandInFailedToStart(log: "bad URL \(api)\(path)") }
+        guard let request = Request(url: control + path, method: HTTPMethod(rawValue: method), headers: ["Content-Type": "application/json"],
+                                    body: IncomingBody(bytes: bytes)) else { throw StandInFailedToStart(log: "bad URL \(control)\(path)") }
         let response = try await HTTPClient.shared.execute(request, followRedirects: false)
         let answer = try await response.body.collect(upTo: 4 << 20)
         guard response.status.code == 200 else {
