@@ -285,6 +285,24 @@ struct GitHubSourceRecoveryTests {
         #expect(try await harness.source.repositories().map(\.name) == ["vpc"])
     }
 
+    @Test("over https with a private CA (caFile), as against an Enterprise Server: metadata and a redirected asset")
+    func tlsWithPrivateCA() async throws {
+        let fixtures = GitHubFixtures()
+        let repo = fixtures.repo("tool", private: true)
+        repo.tag("v1.0.0")
+        let payload = SecureRandom.bytes(70_000)
+        repo.release("v1.0.0", assets: ["tool_1.0.0_amd64.deb": payload])
+        let certificates = TemporaryDirectory("standin-certs")
+        let standIn = try StandInProcess(fixtures: fixtures, arguments: ["--tls", certificates.path])
+        #expect(standIn.api.hasPrefix("https://"))
+        let harness = try GitHubSourceHarness(standIn: standIn, options: "\"caFile\": \"\(certificates.file("ca.pem"))\"")
+        let asset = try #require(try await harness.source.release(repo: "tool", tag: "v1.0.0")?.assets.first)
+        let download = try await harness.get("/asset/tool/\(asset.id)")
+        #expect(download.status == 200)
+        #expect(download.body == payload)
+        #expect(try await standIn.counter("objects.served") == 1)
+    }
+
     @Test("GitHub 5xx: stale metadata is served; with nothing cached clients get 502")
     func serverErrors() async throws {
         let fixtures = GitHubFixtures()

@@ -13,12 +13,21 @@ final class StandInProcess: @unchecked Sendable {
     private(set) var codeload = ""
     private(set) var objects = ""
     private(set) var oidc = ""
+    /// The client for control calls (trusting the stand-in's CA when it runs with `--tls`).
+    private(set) var client = HTTPClient.shared
+    /// The CA certificate clients must trust when the stand-in runs with `--tls DIR`.
+    let caFile: String?
     /// `<api origin>/_standin`, the control endpoints.
     private(set) var control = ""
 
     /// Writes the fixtures' `standin.json` and starts the stand-in (`arguments` e.g. `["--tls", dir]`).
     init(fixtures: GitHubFixtures, arguments: [String] = []) throws {
         self.fixtures = fixtures
+        var configuration = HTTPClient.Configuration()
+        if let index = arguments.firstIndex(of: "--tls"), index + 1 < arguments.count {
+            configuration.caFile = arguments[index + 1] + "/ca.pem"
+        }
+        caFile = configuration.caFile
         fixtures.writeConfig()
         process.executableURL = URL(fileURLWithPath: Paths.product("github-standin"))
         process.arguments = ["--fixtures", fixtures.root] + arguments
@@ -45,6 +54,8 @@ final class StandInProcess: @unchecked Sendable {
         objects = started["objects"] as? String ?? ""
         oidc = started["oidc"] as? String ?? ""
         control = started["control"] as? String ?? ""
+        // The CA exists once the stand-in has started.
+        if caFile != nil { client = try HTTPClient(configuration) }
     }
 
     deinit { stop() }
@@ -97,7 +108,7 @@ final class StandInProcess: @unchecked Sendable {
         let bytes = body.map { Array($0.serialized().utf8) } ?? []
         guard let request = Request(url: control + path, method: HTTPMethod(rawValue: method), headers: ["Content-Type": "application/json"],
                                     body: IncomingBody(bytes: bytes)) else { throw StandInFailedToStart(log: "bad URL \(control)\(path)") }
-        let response = try await HTTPClient.shared.execute(request, followRedirects: false)
+        let response = try await client.execute(request, followRedirects: false)
         let answer = try await response.body.collect(upTo: 4 << 20)
         guard response.status.code == 200 else {
             throw StandInFailedToStart(log: "\(method) \(path): \(response.status.code) \(String(decoding: answer, as: UTF8.self))")
