@@ -22,6 +22,7 @@ public struct GitHubWebhook: Middleware {
         options: [
             OptionSpec("source", "[string]", "the github source(s) to invalidate", required: true),
             OptionSpec("secret", "secret", "the webhook secret (or secretFile)", required: true),
+            OptionSpec("secretFile", "path", "a file holding the webhook secret"),
         ],
         build: { options, context in
             let names = options.strings("source", required: true)
