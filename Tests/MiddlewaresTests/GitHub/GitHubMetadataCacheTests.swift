@@ -80,17 +80,30 @@ struct GitHubMetadataCacheTests {
         #expect(after.value as? String == "new")
     }
 
-    @Test("when GitHub refuses (rate limit, outage) the stale answer stands in; other failures pass through")
+    @Test("when GitHub refuses (rate limit, outage) the stale answer stands in, and is not asked again until the wait is over")
     func staleOnRefusal() async throws {
         let cache = GitHubMetadataCache(freshFor: .zero, maxBytes: 1 << 20)
         _ = try await cache.answer("k", scope: "repo:a") { _ in Self.answer("v1") }
         let stale = try await cache.answer("k", scope: "repo:a") { _ in throw GitHubError.rateLimited(retryAfter: 30) }
         #expect(stale.value as? String == "v1")
-        await #expect(throws: GitHubError.self) {
-            _ = try await cache.answer("k", scope: "repo:a") { _ in throw GitHubError.credentials("bad key") }
+        let loads = Counter()
+        let held = try await cache.answer("k", scope: "repo:a") { _ in
+            loads.add()
+            return Self.answer("v2", etag: "e2")
         }
+        #expect(held.value as? String == "v1")
+        #expect(loads.value == 0, "no call before the rate limit resets")
         await #expect(throws: GitHubError.self) {
             _ = try await cache.answer("other", scope: "repo:a") { _ in throw GitHubError.rateLimited(retryAfter: 30) }
+        }
+    }
+
+    @Test("failures that stale data cannot excuse (refused credentials) pass through")
+    func credentialsFailure() async throws {
+        let cache = GitHubMetadataCache(freshFor: .zero, maxBytes: 1 << 20)
+        _ = try await cache.answer("k", scope: "repo:a") { _ in Self.answer("v1") }
+        await #expect(throws: GitHubError.self) {
+            _ = try await cache.answer("k", scope: "repo:a") { _ in throw GitHubError.credentials("bad key") }
         }
     }
 
