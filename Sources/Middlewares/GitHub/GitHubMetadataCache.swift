@@ -41,6 +41,8 @@ final class GitHubMetadataCache: Sendable {
         var validatedAt: ContinuousClock.Instant
         var stale: Bool
         var lastUsed: UInt64
+        /// After GitHub failed and this answer stood in, it is used until then without asking again.
+        var retryAt: ContinuousClock.Instant?
     }
 
     private struct Flight {
@@ -84,7 +86,7 @@ final class GitHubMetadataCache: Sendable {
             state.tick += 1
             if let entry = state.entries[key] {
                 state.entries[key]?.lastUsed = state.tick
-                if !entry.stale, now - entry.validatedAt < freshFor { return .hit(entry.answer) }
+                if !entry.stale, now - entry.validatedAt < freshFor || entry.retryAt.map({ now < $0 }) == true { return .hit(entry.answer) }
             }
             if let flight = state.flights[key] { return .wait(flight.task, flight.id) }
             state.nextID += 1
@@ -104,15 +106,19 @@ final class GitHubMetadataCache: Sendable {
                 store(answer, key: key, scope: scope, flight: id)
                 return answer
             } catch {
+                let failure = error as? GitHubError
                 let stale: CachedAnswer? = state.withLock { state in
                     if state.flights[key]?.id == id { state.flights[key] = nil }
+                    guard let failure, failure.allowsStale, state.entries[key] != nil else { return nil }
+                    // Serve the stale answer for a while without asking again: until the rate
+                    // limit resets, or a few seconds into an outage.
+                    let wait: Duration = if case .rateLimited(let seconds) = failure { .seconds(seconds) } else { .seconds(5) }
+                    state.entries[key]?.retryAt = .now + wait
                     return state.entries[key]?.answer
                 }
-                if let failure = error as? GitHubError, failure.allowsStale, let stale {
-                    Log.warning("github answer served stale", [("key", key), ("reason", failure.description)])
-                    return stale
-                }
-                throw error
+                guard let failure, let stale else { throw error }
+                Log.warning("github answer served stale", [("key", key), ("reason", failure.description)])
+                return stale
             }
         }
     }

@@ -10,7 +10,8 @@ import Pipeline
 /// also invalidate the repository list; `ping` is answered; other events are acknowledged and
 /// ignored. A delivery without a valid signature gets 401 and changes nothing.
 public struct GitHubWebhook: Middleware {
-    let sources: [GitHubSource]
+    /// The sources a delivery invalidates.
+    public let sources: [GitHubSource]
     let secret: Secret
     /// GitHub caps webhook payloads at 25 MB.
     static let maxPayloadBytes = 25 << 20
@@ -21,6 +22,7 @@ public struct GitHubWebhook: Middleware {
         options: [
             OptionSpec("source", "[string]", "the github source(s) to invalidate", required: true),
             OptionSpec("secret", "secret", "the webhook secret (or secretFile)", required: true),
+            OptionSpec("secretFile", "path", "a file holding the webhook secret"),
         ],
         build: { options, context in
             let names = options.strings("source", required: true)

@@ -71,7 +71,19 @@ final class SocketIO: Selectable, Expiring {
         }
         readDeadline = deadline
         loop.track(self)
-        try await withUnsafeThrowingContinuation { readWaiter = $0 }
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            // The task can hop (an executor switch after a continuation was resumed off the loop)
+            // between the check above and this closure; readiness reported meanwhile was latched
+            // and epoll, being edge-triggered, will not report it again.
+            if isClosed {
+                continuation.resume(throwing: IOError.closed)
+            } else if readReady {
+                readReady = false
+                continuation.resume()
+            } else {
+                readWaiter = continuation
+            }
+        }
     }
 
     /// Suspends until the socket may be writable again (call only after EAGAIN).
@@ -83,7 +95,17 @@ final class SocketIO: Selectable, Expiring {
         }
         writeDeadline = deadline
         loop.track(self)
-        try await withUnsafeThrowingContinuation { writeWaiter = $0 }
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            // As in waitReadable: readiness may have been latched while the task hopped.
+            if isClosed {
+                continuation.resume(throwing: IOError.closed)
+            } else if writeReady {
+                writeReady = false
+                continuation.resume()
+            } else {
+                writeWaiter = continuation
+            }
+        }
     }
 
     var isWaitingToRead: Bool { readWaiter != nil }
