@@ -72,9 +72,10 @@ final class SocketIO: Selectable, Expiring {
         }
         readDeadline = deadline
         loop.track(self)
-        // Entering the continuation may hop through the loop's queue, and readiness may arrive in
-        // between: look again inside, where nothing else can run.
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            // The task can hop (an executor switch after a continuation was resumed off the loop)
+            // between the check above and this closure; readiness reported meanwhile was latched
+            // and epoll, being edge-triggered, will not report it again.
             if isClosed {
                 continuation.resume(throwing: IOError.closed)
             } else if let interrupt = pendingReadInterrupt {
@@ -99,6 +100,7 @@ final class SocketIO: Selectable, Expiring {
         writeDeadline = writeWaiters.isEmpty ? deadline : min(writeDeadline, deadline)
         loop.track(self)
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            // As in waitReadable: readiness may have been latched while the task hopped.
             if isClosed {
                 continuation.resume(throwing: IOError.closed)
             } else if writeReady {
