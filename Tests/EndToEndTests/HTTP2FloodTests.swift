@@ -13,9 +13,10 @@ struct HTTP2FloodTests {
     func rapidReset() throws {
         let gateway = try HTTP2Gateway()
         let attacker = try gateway.rawClient()
-        // 600 resets at once: three times the default 200 per second, under nghttp2's own 800 backstop.
+        // 700 resets at once: well over the default 200 per second (even if the server takes two
+        // seconds to read them), under nghttp2's own backstop of 800.
         var frames: [H2Frame] = []
-        for i in 0..<600 {
+        for i in 0..<700 {
             let stream = UInt32(1 + 2 * i)
             frames.append(H2Client.requestFrame(stream: stream, path: "/hello.txt"))
             frames.append(.rst(stream: stream, code: 8))
@@ -80,11 +81,11 @@ struct HTTP2FloodTests {
     func controlFrameFlood(frame: H2Frame) throws {
         let gateway = try HTTP2Gateway()
         let attacker = try gateway.rawClient()
-        // Batches of 100, reading the acknowledgements in between: nghttp2's own ack-queue limit
+        // Batches of 200, reading the acknowledgements in between: nghttp2's own ack-queue limit
         // (1000 unsent acks) never fills; only the rate limit (1000 per second) can stop this.
         for _ in 0..<50 {
-            attacker.send([H2Frame](repeating: frame, count: 100))
-            attacker.read(timeout: 0.02) { $0.goaway != nil }
+            attacker.send([H2Frame](repeating: frame, count: 200))
+            attacker.read(timeout: 0.005) { $0.goaway != nil }
             if attacker.goaway != nil || attacker.isClosed { break }
         }
         attacker.read(timeout: 10) { $0.goaway != nil }
