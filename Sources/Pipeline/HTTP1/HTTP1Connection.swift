@@ -85,9 +85,14 @@ final class HTTP1Connection: DrainableConnection {
         body = reader
         let request = Request(method: head.method, scheme: info.isSecure ? "https" : "http", authority: head.headers["Host"] ?? "",
                               path: path, query: query, headers: head.headers, body: requestBody, version: head.version)
-        let (response, context) = await core.respond(to: request, on: info)
+        var (response, context) = await core.respond(to: request, on: info)
 
         var keepAlive = head.keepAlive && !core.isDraining
+        // A malformed chunked body is a bad request even when the handler ignored it (RFC 9112 §7.1).
+        if let reader, let error = reader.framingErrorInBufferedBytes() {
+            response = HTTPError(error.status, error.description).response
+            keepAlive = false
+        }
         if response.headers.containsToken("close", in: "Connection") { keepAlive = false }
         // A body the handler left unread must be drained before the next request can be parsed;
         // if it cannot be (unsent 100-continue, too large), the connection closes instead.
