@@ -34,7 +34,11 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         let status = response.status
         let hasContent = status.allowsContent && !isHead
         var length = response.body.length
-        if length == nil, isHead || status.code == 304, let declared = response.headers["Content-Length"].flatMap(Int.init) {
+        let declared = response.headers["Content-Length"].flatMap(Int.init)
+        if status.code == 304 {
+            // RFC 9110 §8.6: a 304 may only repeat the length a 200 would have had, never its own 0.
+            length = declared
+        } else if length == nil, isHead, let declared {
             length = declared
         }
         if hasContent, length == nil {
