@@ -65,6 +65,9 @@ final class SocketIO: Selectable, Expiring {
     /// Suspends until the socket may be readable again (call only after EAGAIN).
     func waitReadable(deadline: UInt64) async throws {
         if isClosed { throw IOError.closed }
+        // The sweep only sees sockets that are waiting: one whose peer sends a byte just before
+        // each sweep would never be caught there, so a passed deadline also fails here.
+        if deadline != 0, Monotonic.now >= deadline { throw IOError.timeout }
         if readReady {
             readReady = false
             return
@@ -77,6 +80,7 @@ final class SocketIO: Selectable, Expiring {
     /// Suspends until the socket may be writable again (call only after EAGAIN).
     func waitWritable(deadline: UInt64) async throws {
         if isClosed { throw IOError.closed }
+        if deadline != 0, Monotonic.now >= deadline { throw IOError.timeout }
         if writeReady {
             writeReady = false
             return
