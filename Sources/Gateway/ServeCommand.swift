@@ -35,7 +35,7 @@ enum ServeCommand {
         let supervisor = Supervisor(server: server, path: path)
         for signal in [SIGHUP, SIGTERM, SIGINT] { Glibc.signal(signal, SIG_IGN) }
         let queue = DispatchQueue(label: "signals")
-        let sources = [SIGHUP, SIGTERM, SIGINT].map { number in
+        signalSources = [SIGHUP, SIGTERM, SIGINT].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 Task {
@@ -46,8 +46,13 @@ enum ServeCommand {
             return source
         }
         Log.info("started", [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))])
-        withExtendedLifetime(sources) { dispatchMain() }
+        dispatchMain()
     }
+
+    /// The signal sources, kept for the life of the process: a released source stops delivering.
+    /// (`withExtendedLifetime` around `dispatchMain()` did not keep them: an optimized build
+    /// released them before the call that never returns, and SIGTERM/SIGHUP did nothing.)
+    nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
 }
 
 /// Serializes reloads and the final drain.
