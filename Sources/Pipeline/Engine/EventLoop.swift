@@ -189,9 +189,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
             for closure in closures { closure() }
             incoming.withLock { swap(&$0, &running) }
             if running.isEmpty && closures.isEmpty { return }
-            let executor = asUnownedSerialExecutor()
             let taskExecutor = asUnownedTaskExecutor()
-            for job in running { job.runSynchronously(isolatedTo: executor, taskExecutor: taskExecutor) }
+            for job in running { job.runSynchronously(on: taskExecutor) }
             running.removeAll(keepingCapacity: true)
         }
     }
