@@ -3,11 +3,13 @@
 #   wrk -t1 -c64 -d10s on a 200-byte JSON file (requests/s), and single-stream 100 MiB downloads
 #   with curl (bytes/s), gateway RSS sampled from /proc during its downloads.
 # Needs a release build (.build/release/gateway) and nginx, wrk, curl (`make bench` sees to both).
-# Environment: DURATION (wrk seconds, 10), ROUNDS (alternating wrk rounds per server, 2),
-# DOWNLOADS (curl runs per server, 3), WORKERS (nginx workers and gateway loops, 2).
+# Runs alternate between the two servers and the median of each is compared, because the
+# machine is shared and single runs vary a lot.
+# Environment: DURATION (wrk seconds, 10), ROUNDS (alternating wrk rounds per server, 3),
+# DOWNLOADS (curl runs per server, 11), WORKERS (nginx workers and gateway loops, 2).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-duration="${DURATION:-10}"; rounds="${ROUNDS:-2}"; downloads="${DOWNLOADS:-3}"; workers="${WORKERS:-2}"
+duration="${DURATION:-10}"; rounds="${ROUNDS:-3}"; downloads="${DOWNLOADS:-11}"; workers="${WORKERS:-2}"
 gateway_bin="$root/.build/release/gateway"
 [ -x "$gateway_bin" ] || { echo "bench: build first: swift build -c release" >&2; exit 1; }
 for tool in nginx wrk curl python3; do
@@ -80,7 +82,7 @@ cmp <(curl -fsS "http://127.0.0.1:$nginx_port/small.json") <(curl -fsS "http://1
 size=$(stat -c %s "$work/www/small.json")
 
 rps() { wrk -t1 -c64 -d"${duration}s" "$1" | awk '/^Requests\/sec:/ {print $2}'; }
-best() { sort -g | tail -1; }
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 echo "bench: small file ($size bytes), wrk -t1 -c64 -d${duration}s, $rounds alternating rounds each"
 nginx_rps=(); gateway_rps=()
@@ -89,8 +91,8 @@ for round in $(seq "$rounds"); do
   gateway_rps+=("$(rps "http://127.0.0.1:$gateway_port/small.json")")
   echo "  round $round: nginx ${nginx_rps[-1]} req/s, gateway ${gateway_rps[-1]} req/s"
 done
-nginx_best=$(printf '%s\n' "${nginx_rps[@]}" | best)
-gateway_best=$(printf '%s\n' "${gateway_rps[@]}" | best)
+nginx_best=$(printf '%s\n' "${nginx_rps[@]}" | median)
+gateway_best=$(printf '%s\n' "${gateway_rps[@]}" | median)
 
 # Peak VmRSS (KiB) of the gateway while it sends the large file.
 sample_rss() {
@@ -102,7 +104,7 @@ sample_rss() {
   done
   echo "$peak" > "$work/rss-peak"
 }
-download() { curl -fsS -o /dev/null -w '%{speed_download}\n' "$1"; }
+download() { curl -fsS --max-time 120 -o /dev/null -w '%{speed_download}\n' "$1"; }
 
 echo "bench: 100 MiB file, single curl stream, $downloads runs each"
 nginx_speed=(); gateway_speed=()
@@ -115,11 +117,11 @@ for run in $(seq "$downloads"); do
 done
 rm -f "$work/sampling"; wait "$sampler"
 rss_peak=$(cat "$work/rss-peak")
-nginx_speed_best=$(printf '%s\n' "${nginx_speed[@]}" | best)
-gateway_speed_best=$(printf '%s\n' "${gateway_speed[@]}" | best)
+nginx_speed_best=$(printf '%s\n' "${nginx_speed[@]}" | median)
+gateway_speed_best=$(printf '%s\n' "${gateway_speed[@]}" | median)
 
 awk -v nr="$nginx_best" -v gr="$gateway_best" -v ns="$nginx_speed_best" -v gs="$gateway_speed_best" -v rss="$rss_peak" 'BEGIN {
-  printf "\n%-34s %14s %14s %8s %8s\n", "HTTP/1.1 (best of runs)", "nginx", "gateway", "ratio", "goal"
+  printf "\n%-34s %14s %14s %8s %8s\n", "HTTP/1.1 (median of runs)", "nginx", "gateway", "ratio", "goal"
   printf "%-34s %14.0f %14.0f %8.2f %8s\n", "small file, requests/s", nr, gr, gr / nr, ">=0.80"
   printf "%-34s %14.0f %14.0f %8.2f %8s\n", "100 MiB download, MiB/s", ns / 1048576, gs / 1048576, gs / ns, ">=0.90"
   printf "%-34s %14s %14.1f %8s %8s\n", "gateway peak RSS in download, MiB", "", rss / 1024, "", "<64"
