@@ -70,7 +70,8 @@ cat > "$work/pipeline.json" <<JSON
 JSON
 
 "$nginx_bin" -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
+nginx_pid=$!
+pids+=("$nginx_pid")
 (cd "$work" && exec "$gateway_bin" serve --config pipeline.json 2>"$work/gateway.log") &
 gateway_pid=$!
 pids+=("$gateway_pid")
@@ -81,18 +82,36 @@ wait_up "http://127.0.0.1:$gateway_port/small.json"
 cmp <(curl -fsS "http://127.0.0.1:$nginx_port/small.json") <(curl -fsS "http://127.0.0.1:$gateway_port/small.json")
 size=$(stat -c %s "$work/www/small.json")
 
-rps() { wrk -t1 -c64 -d"${duration}s" "$1" | awk '/^Requests\/sec:/ {print $2}'; }
+# CPU time (clock ticks) used so far by the given processes, all their threads included.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+# One wrk round against URL: "requests/s CPU-microseconds-per-request" of the serving processes.
+# CPU per request varies much less than requests/s when other work shares the machine.
+measure() {
+  local url=$1 before after out; shift
+  before=$(ticks "$@")
+  out=$(wrk -t1 -c64 -d"${duration}s" "$url")
+  after=$(ticks "$@")
+  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" '/^Requests\/sec:/ {rps = $2} /requests in/ {n = $1}
+    END {printf "%s %.2f\n", rps, t / hz * 1e6 / n}' <<<"$out"
+}
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 echo "bench: small file ($size bytes), wrk -t1 -c64 -d${duration}s, $rounds alternating rounds each"
-nginx_rps=(); gateway_rps=()
+nginx_workers=$(pgrep -P "$nginx_pid" | tr '\n' ' ')
+nginx_rps=(); gateway_rps=(); nginx_cpu=(); gateway_cpu=()
 for round in $(seq "$rounds"); do
-  nginx_rps+=("$(rps "http://127.0.0.1:$nginx_port/small.json")")
-  gateway_rps+=("$(rps "http://127.0.0.1:$gateway_port/small.json")")
-  echo "  round $round: nginx ${nginx_rps[-1]} req/s, gateway ${gateway_rps[-1]} req/s"
+  # shellcheck disable=SC2086
+  read -r r c < <(measure "http://127.0.0.1:$nginx_port/small.json" "$nginx_pid" $nginx_workers)
+  nginx_rps+=("$r"); nginx_cpu+=("$c")
+  read -r r c < <(measure "http://127.0.0.1:$gateway_port/small.json" "$gateway_pid")
+  gateway_rps+=("$r"); gateway_cpu+=("$c")
+  echo "  round $round: nginx ${nginx_rps[-1]} req/s (${nginx_cpu[-1]} us CPU/req)," \
+       "gateway ${gateway_rps[-1]} req/s (${gateway_cpu[-1]} us CPU/req)"
 done
 nginx_best=$(printf '%s\n' "${nginx_rps[@]}" | median)
 gateway_best=$(printf '%s\n' "${gateway_rps[@]}" | median)
+nginx_cpu_median=$(printf '%s\n' "${nginx_cpu[@]}" | median)
+gateway_cpu_median=$(printf '%s\n' "${gateway_cpu[@]}" | median)
 
 # Peak VmRSS (KiB) of the gateway while it sends the large file.
 sample_rss() {
@@ -120,9 +139,11 @@ rss_peak=$(cat "$work/rss-peak")
 nginx_speed_best=$(printf '%s\n' "${nginx_speed[@]}" | median)
 gateway_speed_best=$(printf '%s\n' "${gateway_speed[@]}" | median)
 
-awk -v nr="$nginx_best" -v gr="$gateway_best" -v ns="$nginx_speed_best" -v gs="$gateway_speed_best" -v rss="$rss_peak" 'BEGIN {
+awk -v nr="$nginx_best" -v gr="$gateway_best" -v ns="$nginx_speed_best" -v gs="$gateway_speed_best" -v rss="$rss_peak" \
+    -v nc="$nginx_cpu_median" -v gc="$gateway_cpu_median" 'BEGIN {
   printf "\n%-34s %14s %14s %8s %8s\n", "HTTP/1.1 (median of runs)", "nginx", "gateway", "ratio", "goal"
   printf "%-34s %14.0f %14.0f %8.2f %8s\n", "small file, requests/s", nr, gr, gr / nr, ">=0.80"
+  printf "%-34s %14.2f %14.2f %8.2f %8s\n", "small file, CPU us/request", nc, gc, nc / gc, "(info)"
   printf "%-34s %14.0f %14.0f %8.2f %8s\n", "100 MiB download, MiB/s", ns / 1048576, gs / 1048576, gs / ns, ">=0.90"
   printf "%-34s %14s %14.1f %8s %8s\n", "gateway peak RSS in download, MiB", "", rss / 1024, "", "<64"
   ok = (gr / nr >= 0.8) && (gs / ns >= 0.9) && (rss / 1024 < 64)
