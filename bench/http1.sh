@@ -5,11 +5,11 @@
 # Needs a release build (.build/release/gateway) and nginx, wrk, curl (`make bench` sees to both).
 # Runs alternate between the two servers and the median of each is compared, because the
 # machine is shared and single runs vary a lot.
-# Environment: DURATION (wrk seconds, 10), ROUNDS (alternating wrk rounds per server, 3),
+# Environment: DURATION (wrk seconds, 10), ROUNDS (alternating wrk rounds per server, 5),
 # DOWNLOADS (curl runs per server, 11), WORKERS (nginx workers and gateway loops, 2).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-duration="${DURATION:-10}"; rounds="${ROUNDS:-3}"; downloads="${DOWNLOADS:-11}"; workers="${WORKERS:-2}"
+duration="${DURATION:-10}"; rounds="${ROUNDS:-5}"; downloads="${DOWNLOADS:-11}"; workers="${WORKERS:-2}"
 gateway_bin="$root/.build/release/gateway"
 [ -x "$gateway_bin" ] || { echo "bench: build first: swift build -c release" >&2; exit 1; }
 for tool in nginx wrk curl python3; do
