@@ -9,7 +9,7 @@ struct TimeoutTests {
 
     @Test("slowloris connections are closed by the head timeout while other clients are served")
     func slowloris() throws {
-        let (dir, config) = filesSite(listenerExtra: #", "timeouts": {"requestHead": "3s"}"#)
+        let (dir, config) = filesSite(listenerExtra: #", "timeouts": {"requestHead": "5s"}"#)
         let gateway = try GatewayProcess(config: config, directory: dir)
         let port = gateway.port("web")
         let attackers = try (0..<20).map { _ in try RawConnection(port: port) }
