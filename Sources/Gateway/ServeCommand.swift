@@ -48,12 +48,11 @@ enum ServeCommand {
         Log.info("started", [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))])
         dispatchMain()
     }
-
-    /// The signal sources, kept for the life of the process: a released source stops delivering.
-    /// (`withExtendedLifetime` around `dispatchMain()` did not keep them: an optimized build
-    /// released them before the call that never returns, and SIGTERM/SIGHUP did nothing.)
-    nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
 }
+
+/// The signal sources live as long as the process. A local kept with `withExtendedLifetime` was
+/// released before `dispatchMain()` in release builds (it never returns), so SIGTERM did nothing.
+nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
 
 /// Serializes reloads and the final drain.
 actor Supervisor {

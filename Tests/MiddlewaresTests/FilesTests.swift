@@ -5,8 +5,8 @@ import Testing
 
 @Suite("files: conditional requests, ranges, traversal")
 struct FilesTests {
-    let outside = ScratchDirectory()
-    let site = ScratchDirectory()
+    let outside = SiteDirectory()
+    let site = SiteDirectory()
     let files: Files
 
     init() throws {

@@ -4,7 +4,7 @@ import Testing
 @testable import Pipeline
 
 /// A fresh directory under /tmp, removed when the value goes away.
-final class ScratchDirectory: @unchecked Sendable {
+final class SiteDirectory: @unchecked Sendable {
     let path: String
 
     init() {

@@ -40,6 +40,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     var connections: [ObjectIdentifier: any DrainableConnection] = [:]
     /// This loop's registrations of the listening sockets, by descriptor.
     var acceptors: [Int32: Acceptor] = [:]
+    /// Upstream connection pools, one per HTTP client.
+    var clientPools: [ObjectIdentifier: ConnectionPool] = [:]
 
     static let sweepInterval: UInt64 = 250
 

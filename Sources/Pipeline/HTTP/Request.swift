@@ -12,6 +12,9 @@ public struct Request: Sendable {
     public var headers: HTTPFields
     public var body: IncomingBody
     public var version: HTTPVersion
+    /// Set by a behaviour that turned a client request into an upstream request (a GitHub tarball,
+    /// a release asset): `upstream` then fetches exactly this URL with these options.
+    public var upstream: UpstreamOptions?
 
     public init(method: HTTPMethod = .get, scheme: String = "http", authority: String = "", path: String,
                 query: String? = nil, headers: HTTPFields = [:], body: IncomingBody = .empty,

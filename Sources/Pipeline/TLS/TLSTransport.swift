@@ -3,24 +3,37 @@ import COpenSSL
 import Glibc
 #endif
 
-/// A server-side TLS connection over a non-blocking socket: SSL_read/SSL_write with WANT_READ and
-/// WANT_WRITE turned into awaits on the socket (proxy.md §3.1).
+/// A TLS connection over a non-blocking socket, server or client side: SSL_read/SSL_write with
+/// WANT_READ and WANT_WRITE turned into awaits on the socket (proxy.md §3.1).
 final class TLSTransport: Transport {
     let io: SocketIO
     private let ssl: OpaquePointer
-    /// Keeps the certificates (and the callbacks' context) alive as long as the connection.
-    private let context: TLSServerContext
+    /// Keeps the SSL_CTX (and the callbacks' context) alive as long as the connection.
+    private let owner: AnyObject
     private(set) var negotiatedProtocol: String?
     private(set) var tlsVersion: String?
     var supportsSendfile: Bool { false }
 
-    init(io: SocketIO, context: TLSServerContext) throws {
+    /// The server side of a connection accepted on a TLS listener.
+    convenience init(io: SocketIO, context: TLSServerContext) throws {
         guard let ssl = context.makeSSL() else { throw TLSError("SSL_new failed: \(OpenSSLError.drain())") }
+        self.init(io: io, ssl: ssl, owner: context, client: false)
+    }
+
+    /// Takes ownership of `ssl`, already configured (SNI, verification) by its owner.
+    init(io: SocketIO, ssl: OpaquePointer, owner: AnyObject, client: Bool) {
         self.io = io
         self.ssl = ssl
-        self.context = context
+        self.owner = owner
         SSL_set_fd(ssl, io.fd)
-        SSL_set_accept_state(ssl)
+        if client { SSL_set_connect_state(ssl) } else { SSL_set_accept_state(ssl) }
+    }
+
+    /// Why certificate verification failed, for a client handshake error message.
+    var verificationFailure: String? {
+        let result = SSL_get_verify_result(ssl)
+        guard result != X509_V_OK else { return nil }
+        return String(cString: X509_verify_cert_error_string(result))
     }
 
     deinit { SSL_free(ssl) }
@@ -52,6 +65,7 @@ final class TLSTransport: Transport {
             ERR_clear_error()
             throw code == 0 || code == ECONNRESET || code == EPIPE ? IOError.connectionReset : SystemError(call: "TLS \(operation)", code: code)
         default:
+            if let failure = verificationFailure { throw TLSError("TLS \(operation) failed: certificate \(failure)") }
             throw TLSError("TLS \(operation) failed: \(OpenSSLError.drain())")
         }
     }
@@ -103,12 +117,23 @@ final class TLSTransport: Transport {
     }
 
     func close() {
-        if !io.isClosed {
-            ERR_clear_error()
-            _ = SSL_shutdown(ssl)
-            ERR_clear_error()
-        }
+        sendCloseNotify()
         io.close()
+    }
+
+    func finishWriting() {
+        sendCloseNotify()
+        io.shutdownWrite()
+    }
+
+    private var sentCloseNotify = false
+
+    private func sendCloseNotify() {
+        guard !io.isClosed, !sentCloseNotify else { return }
+        sentCloseNotify = true
+        ERR_clear_error()
+        _ = SSL_shutdown(ssl)
+        ERR_clear_error()
     }
 }
 

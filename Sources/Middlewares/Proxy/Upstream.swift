@@ -1,0 +1,114 @@
+import Pipeline
+
+/// `upstream`: the terminal that fetches. With `url` it is a reverse proxy: the request's path is
+/// appended to the URL, hop-by-hop fields are removed, X-Forwarded-For/-Proto/-Host and Via are
+/// added, and the client's own Authorization stays here (it was meant for the gateway). Without
+/// `url` it fetches the upstream request a behaviour prepared. Bodies stream both ways; failures
+/// become 502 (bad answer) or 504 (timeout) with a short body naming no host or credential. A body
+/// that dies midway aborts the client's response instead of ending it cleanly.
+public struct Upstream: Middleware {
+    let base: HTTPURL?
+    let client: HTTPClient
+    let stripPrefix: String?
+    let followRedirects: Bool
+    let forwardAuthorization: Bool
+    let authorization: Secret?
+
+    public static let type = MiddlewareType(
+        name: "upstream", summary: "Fetches from an upstream (a fixed url, or what a behaviour prepared) and streams it back.",
+        phase: .upstream, isTerminal: true,
+        options: [
+            OptionSpec("url", "string", "base URL to forward to (path is appended); omit after a behaviour"),
+            OptionSpec("stripPrefix", "string", "path prefix removed before appending to url (e.g. \"/proxy\")"),
+            OptionSpec("caFile", "path", "extra CA certificates (PEM) to trust for https upstreams"),
+            OptionSpec("connectTimeout", "duration", "TCP+TLS connect timeout", default: "10s"),
+            OptionSpec("firstByteTimeout", "duration", "time to the response head", default: "60s"),
+            OptionSpec("idleTimeout", "duration", "longest pause inside a body", default: "60s"),
+            OptionSpec("maxConnections", "int", "connections per origin per event loop", default: "64"),
+            OptionSpec("followRedirects", "bool", "follow redirects for GET/HEAD in url mode", default: "false"),
+            OptionSpec("forwardAuthorization", "bool", "pass the client's Authorization header upstream", default: "false"),
+            OptionSpec("authorization", "secret", "Authorization header value sent upstream (or authorizationFile)"),
+        ],
+        build: { options, _ in
+            var base: HTTPURL?
+            if let text = options.string("url") {
+                base = HTTPURL(text)
+                if base == nil { options.error("url", "\"\(text)\" is not an http:// or https:// URL") }
+            }
+            var configuration = HTTPClient.Configuration()
+            configuration.caFile = options.path("caFile")
+            configuration.connectTimeout = options.duration("connectTimeout", default: configuration.connectTimeout)
+            configuration.firstByteTimeout = options.duration("firstByteTimeout", default: configuration.firstByteTimeout)
+            configuration.idleTimeout = options.duration("idleTimeout", default: configuration.idleTimeout)
+            configuration.maxConnectionsPerOrigin = options.int("maxConnections", default: 64, range: 1...10_000)
+            let strip = options.string("stripPrefix")
+            if let strip, !strip.hasPrefix("/") { options.error("stripPrefix", "must start with /") }
+            let client = try HTTPClient(configuration)
+            return Upstream(base: base, client: client, stripPrefix: strip.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
+                            followRedirects: options.bool("followRedirects", default: false),
+                            forwardAuthorization: options.bool("forwardAuthorization", default: false),
+                            authorization: options.secret("authorization"))
+        })
+
+    public func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
+        var outgoing = request
+        var client = self.client
+        var follow = followRedirects
+        if let prepared = request.upstream {
+            client = prepared.client ?? client
+            follow = prepared.followRedirects
+        } else if let base {
+            var path = request.path
+            if let stripPrefix {
+                guard path.hasPrefix(stripPrefix) else { throw HTTPError(.notFound, "not found") }
+                path = String(path.dropFirst(stripPrefix.count))
+            }
+            if !path.hasPrefix("/") { path = "/" + path }
+            let basePath = base.path.hasSuffix("/") ? String(base.path.dropLast()) : base.path
+            outgoing.scheme = base.scheme
+            outgoing.authority = base.authority
+            outgoing.path = basePath + path
+            outgoing.headers = forwardedHeaders(request, context)
+        } else {
+            throw HTTPError(.badGateway, "no upstream configured for this request")
+        }
+        let response: ClientResponse
+        do {
+            response = try await client.execute(outgoing, followRedirects: follow)
+        } catch let error as ClientError {
+            context.annotate("upstream_error", error.description)
+            throw error.isTimeout ? HTTPError(.gatewayTimeout, "upstream timed out") : HTTPError(.badGateway, "upstream unavailable")
+        }
+        var headers = response.headers
+        headers.removeHopByHop()
+        let upstreamBody = response.body
+        var body: ResponseBody
+        if request.method == .head || !response.status.allowsContent {
+            // No body follows; the upstream's Content-Length still describes the representation.
+            body = ResponseBody(content: .empty, length: nil)
+        } else {
+            body = ResponseBody(length: upstreamBody.length) { writer in
+                for try await chunk in upstreamBody { try await writer.write(chunk) }
+            }
+            headers.remove("Content-Length")
+        }
+        if request.method != .head, response.status.allowsContent, upstreamBody.isEmpty { body = .empty }
+        return Response(status: response.status, headers: headers, body: body)
+    }
+
+    func forwardedHeaders(_ request: Request, _ context: Context) -> HTTPFields {
+        var headers = request.headers
+        headers.removeHopByHop()
+        headers.remove("Host")
+        if !forwardAuthorization { headers.remove("Authorization") }
+        if let authorization { headers["Authorization"] = authorization.value }
+        // Only a trusted proxy's X-Forwarded-For is extended; anyone else's is replaced.
+        let prior = context.peerIsTrustedProxy ? headers["X-Forwarded-For"] : nil
+        headers["X-Forwarded-For"] = prior.map { "\($0), \(context.clientAddress)" } ?? context.clientAddress
+        headers["X-Forwarded-Proto"] = context.scheme(of: request)
+        if !request.authority.isEmpty { headers["X-Forwarded-Host"] = request.authority }
+        let via = "\(request.version == .http2 ? "2" : request.version == .http1_0 ? "1.0" : "1.1") gateway"
+        headers["Via"] = headers["Via"].map { "\($0), \(via)" } ?? via
+        return headers
+    }
+}

@@ -1,0 +1,156 @@
+import Synchronization
+
+/// An upstream response: the head, and the body streaming from the connection as it is read.
+public struct ClientResponse: Sendable {
+    public var status: HTTPStatus
+    public var headers: HTTPFields
+    public var body: IncomingBody
+    /// The URL that answered (after redirects).
+    public var url: HTTPURL
+}
+
+/// The HTTP/1.1 client every upstream fetch goes through: TCP and TLS (system CAs plus an
+/// optional CA file, SNI, hostname verification, TLS 1.2+), a pool per origin on each event loop,
+/// streamed bodies with backpressure in both directions, redirects for GET and HEAD that drop
+/// credentials when the origin changes, timeouts for connect, TLS, first byte and idle, and one
+/// retry of an idempotent request that failed before any response byte.
+///
+/// ```swift
+/// let response = try await HTTPClient.shared.execute(Request(url: "https://api.github.com/repos/acme/x/tags")!)
+/// let json = try await response.body.collect(upTo: 1 << 20)
+/// ```
+public final class HTTPClient: Sendable {
+    public struct Configuration: Sendable {
+        /// Extra CA certificates (PEM) trusted besides the system bundle.
+        public var caFile: String?
+        public var connectTimeout: Duration = .seconds(10)
+        public var firstByteTimeout: Duration = .seconds(60)
+        public var idleTimeout: Duration = .seconds(60)
+        public var maxConnectionsPerOrigin = 64
+        public var poolIdleTimeout: Duration = .seconds(60)
+        public var maxRedirects = 5
+        public var maxResponseHeadBytes = 64 * 1024
+        public var userAgent = "gateway/\(GatewayVersion.string)"
+
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    let tls: ClientTLSContext
+
+    /// A client trusting the system CA bundle.
+    public static let shared: HTTPClient = try! HTTPClient()
+
+    public init(_ configuration: Configuration = Configuration()) throws {
+        self.configuration = configuration
+        tls = try ClientTLSContext(caFile: configuration.caFile)
+    }
+
+    /// Sends `request` to its absolute URL (scheme, authority, path, query) and returns once the
+    /// response head has arrived. Redirects are followed for GET and HEAD when `followRedirects`.
+    public func execute(_ request: Request, followRedirects: Bool = true) async throws -> ClientResponse {
+        let loop = CurrentLoop.loop ?? EventLoop.background
+        if loop.inLoop { return try await run(request, followRedirects: followRedirects, loop: loop) }
+        return try await withTaskExecutorPreference(loop) { try await self.run(request, followRedirects: followRedirects, loop: loop) }
+    }
+
+    /// GET `url` with `headers`.
+    public func get(_ url: String, headers: HTTPFields = [:]) async throws -> ClientResponse {
+        guard let request = Request(url: url, headers: headers) else { throw ClientError.invalidURL(url) }
+        return try await execute(request)
+    }
+
+    private func run(_ original: Request, followRedirects: Bool, loop: EventLoop) async throws -> ClientResponse {
+        guard var url = original.url else { throw ClientError.invalidURL("\(original.scheme)://\(original.authority)\(original.target)") }
+        var request = original
+        if request.headers["User-Agent"] == nil { request.headers["User-Agent"] = configuration.userAgent }
+        let pool = loop.pool(for: self)
+        var hops = 0
+        while true {
+            let response = try await send(request, to: url, pool: pool, loop: loop)
+            guard followRedirects, request.method == .get || request.method == .head,
+                  [301, 302, 303, 307, 308].contains(response.status.code),
+                  let location = response.headers["Location"], let next = url.resolving(location) else {
+                return response
+            }
+            hops += 1
+            guard hops <= configuration.maxRedirects else { throw ClientError.tooManyRedirects }
+            // Small redirect bodies are read so the connection can be reused; big ones are dropped.
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            if next.origin != url.origin {
+                // Credentials belong to the origin they were meant for (RFC 9110 §15.4): a redirect to
+                // a storage host must not carry the GitHub token along.
+                request.headers.remove("Authorization")
+                request.headers.remove("Cookie")
+                request.headers.remove("Proxy-Authorization")
+            }
+            url = next
+            request.scheme = next.scheme
+            request.authority = next.authority
+            request.path = next.path
+            request.query = next.query
+        }
+    }
+
+    private func send(_ request: Request, to url: HTTPURL, pool: ConnectionPool, loop: EventLoop) async throws -> ClientResponse {
+        let key = PoolKey(scheme: url.scheme, host: url.host, port: url.port)
+        // A body already streamed cannot be sent twice; only requests without one are retried.
+        let replayable = request.method.isIdempotent && request.body.isEmpty
+        var attempt = 0
+        while true {
+            attempt += 1
+            let connection: ClientConnection
+            if let pooled = await pool.checkout(key) {
+                connection = pooled
+            } else {
+                do {
+                    connection = try await ClientConnection.connect(key, tls: tls, loop: loop, timeout: configuration.connectTimeout)
+                } catch {
+                    pool.cancelReservation(key)
+                    throw error
+                }
+            }
+            do {
+                try await connection.send(request, to: url, idleTimeout: configuration.idleTimeout)
+                let head = try await connection.readHead(for: request.method, firstByte: configuration.firstByteTimeout,
+                                                         maxHeadBytes: configuration.maxResponseHeadBytes)
+                let reader = ClientBodyReader(connection: connection, pool: pool, framing: head.framing, idleTimeout: configuration.idleTimeout)
+                var length: Int?
+                switch head.framing {
+                case .none: length = 0
+                case .contentLength(let n): length = n
+                default: length = nil
+                }
+                let body = length == 0 ? IncomingBody.empty : IncomingBody(source: reader, length: length)
+                return ClientResponse(status: head.status, headers: head.headers, body: body, url: url)
+            } catch {
+                let beforeResponse = !connection.receivedResponseBytes
+                connection.close()
+                pool.release(connection)
+                if beforeResponse, replayable, attempt == 1, !((error as? ClientError)?.isTimeout ?? false) { continue }
+                if let clientError = error as? ClientError { throw clientError }
+                if case IOError.timeout = error { throw ClientError.timeout(phase: "send") }
+                throw ClientError.closed
+            }
+        }
+    }
+}
+
+extension EventLoop {
+    /// A loop for clients called from outside any loop (background refreshers, the CLI, tests).
+    static let background: EventLoop = {
+        let loop = try! EventLoop(index: -1)
+        loop.start()
+        return loop
+    }()
+
+    /// This loop's connection pool for `client`.
+    func pool(for client: HTTPClient) -> ConnectionPool {
+        let id = ObjectIdentifier(client)
+        if let pool = clientPools[id] { return pool }
+        let pool = ConnectionPool(loop: self, limit: client.configuration.maxConnectionsPerOrigin,
+                                  idleTimeout: client.configuration.poolIdleTimeout)
+        clientPools[id] = pool
+        return pool
+    }
+}
