@@ -56,7 +56,7 @@ struct CLITests {
         let dir = TemporaryDirectory()
         let config = try String(contentsOfFile: Paths.root + "/pipeline.json", encoding: .utf8)
         dir.write("pipeline.json", config)
-        dir.write("examples/index.html", "hi")
+        try FileManager.default.copyItem(atPath: Paths.root + "/examples", toPath: dir.file("examples"))
         makeCertificate(in: dir.file("certs"), names: ["localhost", "127.0.0.1", "::1"], out: "gateway")
         let result = gateway(["check"], in: dir.path)
         #expect(result.status == 0, "\(result.output)")
