@@ -8,6 +8,13 @@ import Glibc
 /// when the new one has any error), SIGTERM and SIGINT drain and exit.
 enum ServeCommand {
     static func run(_ arguments: [String]) -> Never {
+        // Block the signals in this thread before any other thread exists, so every thread inherits
+        // the mask: libdispatch reads them from a signalfd, and a thread that did not block them
+        // would take the default action (exit) instead.
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        for number in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&handled, number) }
+        pthread_sigmask(SIG_BLOCK, &handled, nil)
         let parsed = CLI.options(arguments, flags: ["config"])
         let path = CLI.absolute(parsed.values["config"]?.last ?? "pipeline.json")
         let (loaded, issues) = CLI.load(path)
@@ -24,8 +31,7 @@ enum ServeCommand {
         } catch {
             CLI.fail("cannot start: \(error)")
         }
-        Log.info("started", [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))])
-
+        // Signals are handled before "started" is said: whoever waits for that line may signal at once.
         let supervisor = Supervisor(server: server, path: path)
         for signal in [SIGHUP, SIGTERM, SIGINT] { Glibc.signal(signal, SIG_IGN) }
         let queue = DispatchQueue(label: "signals")
@@ -39,6 +45,7 @@ enum ServeCommand {
             source.resume()
             return source
         }
+        Log.info("started", [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))])
         dispatchMain()
     }
 }

@@ -6,7 +6,9 @@ import Glibc
 
 // gateway: serve | check | list-types | cert --dev | hash-password | version
 let arguments = Array(CommandLine.arguments.dropFirst())
-let command = arguments.first ?? "help"
+guard let command = arguments.first else {
+    CLI.usageError("missing command (one of \(CLI.commands.joined(separator: ", "))); see `gateway help`")
+}
 let rest = Array(arguments.dropFirst())
 
 switch command {

@@ -55,16 +55,25 @@ public struct Files: Middleware {
             if path.isEmpty { path = "/" }
         }
         guard let decoded = PercentEncoding.decode(path) else { throw HTTPError(.badRequest, "invalid path") }
-        var segments: [Substring] = []
-        for segment in decoded.split(separator: "/", omittingEmptySubsequences: true) {
-            if segment == "." { continue }
-            if segment == ".." { throw HTTPError(.badRequest, "invalid path") }
-            segments.append(segment)
+        let relative: String
+        let name: Substring
+        if Self.isCleanFilePath(decoded) {
+            // The common case, a clean path: no segment to drop or refuse.
+            relative = String(decoded.dropFirst())
+            name = relative[(relative.lastIndex(of: "/").map(relative.index(after:)) ?? relative.startIndex)...]
+        } else {
+            var segments: [Substring] = []
+            for segment in decoded.split(separator: "/", omittingEmptySubsequences: true) {
+                if segment == "." { continue }
+                if segment == ".." { throw HTTPError(.badRequest, "invalid path") }
+                segments.append(segment)
+            }
+            relative = segments.isEmpty ? "." : segments.joined(separator: "/")
+            name = segments.last ?? ""
         }
-        let relative = segments.isEmpty ? "." : segments.joined(separator: "/")
         switch root.open(relative) {
         case .file(let file):
-            return respond(with: file, name: String(segments.last ?? ""), request: request)
+            return respond(with: file, name: String(name), request: request)
         case .directory:
             guard decoded.hasSuffix("/") else {
                 var location = request.path + "/"
@@ -82,6 +91,20 @@ public struct Files: Middleware {
         case .missing:
             throw HTTPError(.notFound, "not found")
         }
+    }
+
+    /// `/a/b.txt`: starts with a slash, no empty, `.` or `..` segment (nor any starting with a dot)
+    /// and no trailing slash, so it can be opened as it is.
+    static func isCleanFilePath(_ path: String) -> Bool {
+        var previous: UInt8 = 0
+        var count = 0
+        for byte in path.utf8 {
+            if count == 0, byte != UInt8(ascii: "/") { return false }
+            if previous == UInt8(ascii: "/"), byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".") { return false }
+            previous = byte
+            count += 1
+        }
+        return count > 1 && previous != UInt8(ascii: "/")
     }
 
     func respond(with file: OpenFile, name: String, request: Request) -> Response {
@@ -165,7 +188,7 @@ public final class DirectoryHandle: Sendable {
             close(fd)
             return .directory
         case S_IFREG:
-            return OpenFile(descriptor: fd).map(Lookup.file) ?? .missing
+            return .file(OpenFile(descriptor: fd, size: Int64(info.st_size), modified: Int64(info.st_mtim.tv_sec)))
         default:
             close(fd)
             return .forbidden

@@ -16,7 +16,8 @@ public enum MediaTypes {
     /// The media type for `name`, `application/octet-stream` when the extension is unknown.
     public static func forFile(_ name: some StringProtocol) -> String {
         guard let dot = name.lastIndex(of: "."), name[dot...].count > 1 else { return "application/octet-stream" }
-        let ext = name[name.index(after: dot)...].lowercased()
-        return table[ext] ?? "application/octet-stream"
+        let ext = name[name.index(after: dot)...]
+        if let known = table[String(ext)] { return known }
+        return table[ext.lowercased()] ?? "application/octet-stream"
     }
 }

@@ -91,7 +91,7 @@ public final class BuildContext: @unchecked Sendable {
             failedSources.insert(name)
             return nil
         }
-        let options = Options(object, at: pointer, allowed: type.options.map(\.name), diagnostics: diagnostics, environment: environment)
+        let options = Options(object, at: pointer, allowed: OptionSpec.keys(type.options), diagnostics: diagnostics, environment: environment)
         do {
             let source = try type.build(options, self)
             guard diagnostics.errorCount == before else {
@@ -172,7 +172,7 @@ public final class BuildContext: @unchecked Sendable {
             return nil
         }
         let before = diagnostics.errorCount
-        let options = Options(object, at: pointer, allowed: type.options.map(\.name), diagnostics: diagnostics, environment: environment)
+        let options = Options(object, at: pointer, allowed: OptionSpec.keys(type.options), diagnostics: diagnostics, environment: environment)
         do {
             let middleware = try type.build(options, self)
             guard diagnostics.errorCount == before else { return nil }

@@ -127,6 +127,7 @@ public enum PipelineLoader {
     }
 
     static func loadTLS(_ options: Options, protocols: [String]) -> TLSServerContext? {
+        let errorsBefore = options.diagnostics.errorCount
         var pairs: [(certificate: String, key: String)] = []
         if options.has("certificate") || options.has("key") {
             if let certificate = options.path("certificate", required: true), let key = options.path("key", required: true) {
@@ -139,7 +140,8 @@ public enum PipelineLoader {
             }
         }
         guard !pairs.isEmpty else {
-            if !options.diagnostics.hasErrors { options.error(nil, "give \"certificate\" and \"key\", or \"certificates\": [{\"certificate\", \"key\"}, ...]") }
+            // Only when nothing more precise was said about this object (a missing key, say).
+            if options.diagnostics.errorCount == errorsBefore { options.error(nil, "give \"certificate\" and \"key\", or \"certificates\": [{\"certificate\", \"key\"}, ...]") }
             return nil
         }
         do {

@@ -38,6 +38,12 @@ public struct OptionSpec: Sendable {
         self.required = required
         self.defaultValue = defaultValue
     }
+
+    /// The keys a config object of a type may hold: every option's name, and `<name>File` for
+    /// options of kind `secret` (`Options.secret` reads either).
+    public static func keys(_ options: [OptionSpec]) -> [String] {
+        options.flatMap { $0.kind == "secret" ? [$0.name, $0.name + "File"] : [$0.name] }
+    }
 }
 
 /// A middleware type: its JSON name, documentation, rank, whether it ends a chain, and the

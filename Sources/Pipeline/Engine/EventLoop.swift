@@ -191,9 +191,11 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
             for closure in closures { closure() }
             incoming.withLock { swap(&$0, &running) }
             if running.isEmpty && closures.isEmpty { return }
-            let executor = asUnownedSerialExecutor()
+            // Jobs run as the task executor with generic isolation: isolating them to the loop as a
+            // serial executor made every call into a nonisolated async function re-enqueue the task.
+            // (So no actor may use a loop as its serial executor; none does.)
             let taskExecutor = asUnownedTaskExecutor()
-            for job in running { job.runSynchronously(isolatedTo: executor, taskExecutor: taskExecutor) }
+            for job in running { job.runSynchronously(on: taskExecutor) }
             running.removeAll(keepingCapacity: true)
         }
     }

@@ -66,6 +66,9 @@ final class SocketIO: Selectable, Expiring {
     /// Suspends until the socket may be readable again (call only after EAGAIN).
     func waitReadable(deadline: UInt64) async throws {
         if isClosed { throw IOError.closed }
+        // The sweep only sees sockets that are waiting: one whose peer sends a byte just before
+        // each sweep would never be caught there, so a passed deadline also fails here.
+        if deadline != 0, Monotonic.now >= deadline { throw IOError.timeout }
         if readReady {
             readReady = false
             return
@@ -93,6 +96,7 @@ final class SocketIO: Selectable, Expiring {
     /// Suspends until the socket may be writable again (call only after EAGAIN).
     func waitWritable(deadline: UInt64) async throws {
         if isClosed { throw IOError.closed }
+        if deadline != 0, Monotonic.now >= deadline { throw IOError.timeout }
         if writeReady {
             writeReady = false
             return
@@ -232,12 +236,19 @@ final class SocketIO: Selectable, Expiring {
     }
 
     /// Sends a file region with sendfile(2), waiting while the peer is slow.
+    static let sendfileChunk: off_t = 2 << 20
+
     func sendfile(_ file: OpenFile, offset: Int64, length: Int64, deadline: () -> UInt64) async throws {
         var position = off_t(offset)
         let end = off_t(offset + length)
         while position < end {
-            let n = csys_sendfile(fd, file.descriptor, &position, Int(min(end - position, 1 << 30)))
-            if n > 0 { continue }
+            // At most 2 MiB per call, then a turn for the loop's other connections: one call for a
+            // whole large file kept the loop in the kernel for as long as the client kept reading.
+            let n = csys_sendfile(fd, file.descriptor, &position, Int(min(end - position, Self.sendfileChunk)))
+            if n > 0 {
+                if position < end { await Task.yield() }
+                continue
+            }
             if n == 0 { throw HTTPError(.internalServerError, "file shrank while it was sent") }
             switch errno {
             case EAGAIN: try await waitWritable(deadline: deadline())

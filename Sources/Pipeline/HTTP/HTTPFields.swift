@@ -73,7 +73,13 @@ public struct HTTPFields: Sendable, Hashable, RandomAccessCollection, Expressibl
 
     /// Whether the comma-separated list in `name` holds `token`, ignoring case.
     public func containsToken(_ token: String, in name: String) -> Bool {
-        list(name).contains { $0.equalsIgnoringASCIICase(token) }
+        // Asked of every response (Connection: close): no arrays unless the field is there.
+        for field in storage where field.name.equalsIgnoringASCIICase(name) {
+            for element in field.value.split(separator: ",") where element.trimmingASCIIWhitespace().equalsIgnoringASCIICase(token) {
+                return true
+            }
+        }
+        return false
     }
 
     public mutating func append(_ name: String, _ value: String) {

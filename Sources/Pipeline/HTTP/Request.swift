@@ -1,10 +1,3 @@
-/// The protocol a request arrived over, as the access log spells it.
-public enum HTTPVersion: String, Sendable, Hashable {
-    case http1_0 = "HTTP/1.0"
-    case http1_1 = "HTTP/1.1"
-    case http2 = "HTTP/2"
-}
-
 /// A request head and its streamed body: the value every middleware sees.
 ///
 /// `path` is the raw path of the request target (percent-encoding intact) and `query` what follows

@@ -63,6 +63,13 @@ public final class OpenFile: Sendable {
         modified = Int64(info.st_mtim.tv_sec)
     }
 
+    /// Takes ownership of a descriptor the caller has already checked (fstat) to be a regular file.
+    public init(descriptor fd: Int32, size: Int64, modified: Int64) {
+        descriptor = fd
+        self.size = size
+        self.modified = modified
+    }
+
     deinit { close(descriptor) }
 
     /// Reads up to `count` bytes at `offset` (fewer only at the end of the file).

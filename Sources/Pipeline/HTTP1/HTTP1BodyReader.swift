@@ -48,10 +48,36 @@ final class HTTP1BodyReader: BodySource, @unchecked Sendable {
         }
         do {
             return decoder == nil ? try await nextSized() : try await nextChunked()
+        } catch let error as HTTP1ParseError {
+            // A handler passes this on; it must reach the client as the 400 it is, not as a 500.
+            failed = true
+            throw HTTPError(error.status, error.description)
+        } catch IOError.timeout {
+            failed = true
+            throw HTTPError(.requestTimeout, "request body not received in time")
         } catch {
             failed = true
             throw error
         }
+    }
+
+    /// The framing error in the chunked bytes already buffered, if any, found without consuming
+    /// them (a copy of the decoder runs over them). Lets the connection answer a malformed body
+    /// with 400 even when the handler never read it.
+    func framingErrorInBufferedBytes() -> HTTP1ParseError? {
+        guard !isComplete, !failed, var probe = decoder else { return nil }
+        let bytes = connection.buffer.readable
+        var offset = 0
+        while offset < bytes.count {
+            do {
+                let (consumed, event) = try probe.decode(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                offset += consumed
+                if event == nil || event == .end { return nil }
+            } catch {
+                return error
+            }
+        }
+        return nil
     }
 
     private func nextSized() async throws -> [UInt8]? {

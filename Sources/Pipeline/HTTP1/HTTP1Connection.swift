@@ -29,8 +29,12 @@ final class HTTP1Connection: DrainableConnection {
     /// Serves requests until the client closes, a timeout passes or a response ends the connection.
     func run() async {
         defer { transport.close() }
+        // A new connection gets the head timeout, not the keep-alive one, for its first request:
+        // connecting and sending nothing must not hold a connection longer than sending slowly.
+        var firstDeadline: UInt64? = Monotonic.after(timeouts.requestHead)
         do {
-            while let head = try await readHead() {
+            while let head = try await readHead(idleDeadline: firstDeadline) {
+                firstDeadline = nil
                 guard try await serve(head) else { return }
                 if buffer.readableBytes == 0 { buffer.shrink(to: 16 * 1024) }
             }
@@ -39,11 +43,17 @@ final class HTTP1Connection: DrainableConnection {
         }
     }
 
-    /// The next request head, or nil when the connection should close quietly.
-    private func readHead() async throws -> HTTP1RequestHead? {
+    /// The next request head, or nil when the connection should close quietly. `idleDeadline`
+    /// replaces the keep-alive timeout while no byte of the head has arrived, and bounds the whole
+    /// head when given.
+    private func readHead(idleDeadline: UInt64?) async throws -> HTTP1RequestHead? {
         var headDeadline: UInt64?
+        // Bytes left over from a pipelined request may already hold a head.
+        var worthParsing = buffer.readableBytes > 0
+        var sawLineEnd = buffer.readable.contains(0x0A)
+        let limits = parser.limits
         while true {
-            if buffer.readableBytes > 0 {
+            if worthParsing {
                 do {
                     if case .head(let head, let consumed) = try parser.parse(buffer.readable) {
                         buffer.moveReaderIndex(by: consumed)
@@ -53,20 +63,27 @@ final class HTTP1Connection: DrainableConnection {
                     try? await writeError(error.status, error.description)
                     return nil
                 }
-                // The head timeout runs from its first byte, so trickling bytes cannot keep it alive.
-                if headDeadline == nil { headDeadline = Monotonic.after(timeouts.requestHead) }
             }
+            // The head timeout runs from its first byte, so trickling bytes cannot keep it alive.
+            if buffer.readableBytes > 0, headDeadline == nil { headDeadline = idleDeadline ?? Monotonic.after(timeouts.requestHead) }
             idle = buffer.readableBytes == 0
             if idle && core.isDraining { return nil }
             let n: Int
             do {
-                n = try await transport.read(into: buffer, deadline: headDeadline ?? Monotonic.after(timeouts.keepAlive))
+                n = try await transport.read(into: buffer, deadline: headDeadline ?? idleDeadline ?? Monotonic.after(timeouts.keepAlive))
             } catch IOError.timeout where !idle {
                 try? await writeError(.requestTimeout, "request head not received in time")
                 return nil
             }
             idle = false
             if n == 0 { return nil }
+            // Parsing again helps only once a line has ended or a limit may have been passed:
+            // re-parsing on every byte of a trickled head would cost time quadratic in its size.
+            let fresh = UnsafeRawBufferPointer(rebasing: buffer.readable[(buffer.readableBytes - n)...])
+            let endsLine = fresh.contains(0x0A)
+            sawLineEnd = sawLineEnd || endsLine
+            worthParsing = endsLine || buffer.readableBytes > limits.maxHeaderBytes
+                || (!sawLineEnd && buffer.readableBytes > limits.maxURIBytes + 32)
         }
     }
 
@@ -87,9 +104,14 @@ final class HTTP1Connection: DrainableConnection {
         body = reader
         let request = Request(method: head.method, scheme: info.isSecure ? "https" : "http", authority: head.headers["Host"] ?? "",
                               path: path, query: query, headers: head.headers, body: requestBody, version: head.version)
-        let (response, context) = await core.respond(to: request, on: info)
+        var (response, context) = await core.respond(to: request, on: info)
 
         var keepAlive = head.keepAlive && !core.isDraining
+        // A malformed chunked body is a bad request even when the handler ignored it (RFC 9112 §7.1).
+        if let reader, let error = reader.framingErrorInBufferedBytes() {
+            response = HTTPError(error.status, error.description).response
+            keepAlive = false
+        }
         if response.headers.containsToken("close", in: "Connection") { keepAlive = false }
         // A body the handler left unread must be drained before the next request can be parsed;
         // if it cannot be (unsent 100-continue, too large), the connection closes instead.

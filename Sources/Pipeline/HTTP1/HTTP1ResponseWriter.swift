@@ -34,7 +34,11 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         let status = response.status
         let hasContent = status.allowsContent && !isHead
         var length = response.body.length
-        if length == nil, isHead || status.code == 304, let declared = response.headers["Content-Length"].flatMap(Int.init) {
+        let declared = response.headers["Content-Length"].flatMap(Int.init)
+        if status.code == 304 {
+            // RFC 9110 §8.6: a 304 may only repeat the length a 200 would have had, never its own 0.
+            length = declared
+        } else if length == nil, isHead, let declared {
             length = declared
         }
         if hasContent, length == nil {
@@ -62,12 +66,13 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
     }
 
     private func head(_ response: Response, length: Int?, keepAlive: Bool) -> [UInt8] {
+        // Built byte by byte into one array: this runs for every response.
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        out += version == .http1_0 ? Array("HTTP/1.0 ".utf8) : Array("HTTP/1.1 ".utf8)
-        out += Array(String(response.status.code).utf8)
+        out.append(contentsOf: version == .http1_0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
+        appendDecimal(response.status.code, to: &out)
         out.append(0x20)
-        out += Array(response.status.reasonPhrase.utf8)
+        out.append(contentsOf: response.status.reasonPhrase.utf8)
         out += [0x0D, 0x0A]
         var hasDate = false
         for field in response.headers {
@@ -77,33 +82,39 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
                 continue
             }
             if field.name.equalsIgnoringASCIICase("Date") { hasDate = true }
-            append(field.name, field.value, to: &out)
+            appendField(field.name.utf8, field.value.utf8, to: &out)
         }
-        if !hasDate { append("Date", connection.loop.dateHeader, to: &out) }
+        if !hasDate { appendField("Date".utf8, connection.loop.dateHeader, to: &out) }
         if let length, response.status.code != 204 {
-            append("Content-Length", Array(String(length).utf8), to: &out)
+            out.append(contentsOf: "Content-Length: ".utf8)
+            appendDecimal(length, to: &out)
+            out += [0x0D, 0x0A]
         } else if chunked {
-            out += Array("Transfer-Encoding: chunked\r\n".utf8)
+            out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
         }
         if !keepAlive {
-            out += Array("Connection: close\r\n".utf8)
+            out.append(contentsOf: "Connection: close\r\n".utf8)
         } else if version == .http1_0 {
-            out += Array("Connection: keep-alive\r\n".utf8)
+            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
         out += [0x0D, 0x0A]
         return out
     }
 
-    private func append(_ name: String, _ value: String, to out: inout [UInt8]) {
-        append(name, Array(value.utf8), to: &out)
-    }
-
-    private func append(_ name: String, _ value: [UInt8], to out: inout [UInt8]) {
-        out += Array(name.utf8)
+    private func appendField(_ name: some Collection<UInt8>, _ value: some Collection<UInt8>, to out: inout [UInt8]) {
+        out.append(contentsOf: name)
         out += [0x3A, 0x20]
         // A value with CR or LF would split the response (response splitting); drop those bytes.
-        out += value.filter { $0 != 0x0D && $0 != 0x0A }
+        if value.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+            out.append(contentsOf: value.lazy.filter { $0 != 0x0D && $0 != 0x0A })
+        } else {
+            out.append(contentsOf: value)
+        }
         out += [0x0D, 0x0A]
+    }
+
+    private func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: String(value).utf8)   // a small string: no allocation
     }
 
     private func writeBody(_ body: ResponseBody) async throws {
@@ -140,9 +151,8 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         }
         if prefix.isEmpty {
             try await connection.transport.write(chunk, [], deadline: deadline)
-        } else if chunk.count <= 32 * 1024 {
-            try await connection.transport.write(prefix + chunk, [], deadline: deadline)
         } else {
+            // One segment: the plain transport gathers both with writev, TLS joins small pieces.
             try await connection.transport.write(prefix, chunk, deadline: deadline)
         }
     }

@@ -173,6 +173,11 @@ final class HTTP2ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
             return
         }
         if !stream.isClosed {
+            // Let the writer send what was already submitted (the head, queued DATA) first:
+            // nghttp2 drops a stream's unsent frames once it is reset, and the client should see
+            // the response start before it is cut.
+            await Task.yield()
+            guard !stream.isClosed else { return }
             stream.session.reset(stream.id, .internalError)
             connection.scheduleFlush()
         }

@@ -1,12 +1,3 @@
-/// Limits on what a client may send in a request head (answered with 431, 414 and 413).
-public struct HTTPLimits: Sendable, Equatable {
-    public var maxHeaderBytes = 64 * 1024
-    public var maxHeaderCount = 100
-    public var maxURIBytes = 8 * 1024
-
-    public init() {}
-}
-
 /// Connection timeouts. The head timeout runs from the first byte of a request to the end of its
 /// head, so a slowloris client that trickles header bytes is closed when it expires.
 public struct Timeouts: Sendable, Equatable {

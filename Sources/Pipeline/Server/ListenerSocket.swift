@@ -55,6 +55,9 @@ final class ListenerSocket: Sendable {
         return withUnsafePointer(to: &storage) { SocketAddress(storage: $0)?.port ?? address.port }
     }
 
+    /// The address with the port actually bound.
+    var boundAddress: SocketAddress { SocketAddress(bytes: address.bytes, port: boundPort) }
+
     func close() { Glibc.close(fd) }
 }
 

@@ -56,7 +56,8 @@ public final class Server: Sendable {
         do {
             for listener in listeners {
                 for address in listener.addresses {
-                    if let socket = existing[address] {
+                    // A listener on port 0 is found again by the port it was given, too.
+                    if let socket = existing[address] ?? existing.values.first(where: { $0.boundAddress == address }) {
                         socket.update(listener)
                         result[address] = socket
                     } else {
@@ -65,7 +66,7 @@ public final class Server: Sendable {
                 }
             }
         } catch {
-            for (address, socket) in result where existing[address] == nil { socket.close() }
+            for socket in result.values where !existing.values.contains(where: { $0 === socket }) { socket.close() }
             throw error
         }
         return result
@@ -79,8 +80,8 @@ public final class Server: Sendable {
     public func reload(_ pipeline: LoadedPipeline) async throws -> LoadedPipeline {
         let current = sockets.withLock { $0 }
         let opened = try open(pipeline.listeners, reusing: current)
-        let added = opened.filter { current[$0.key] == nil }.map(\.value)
-        let removed = current.filter { opened[$0.key] == nil }.map(\.value)
+        let added = opened.values.filter { socket in !current.values.contains { $0 === socket } }
+        let removed = current.values.filter { socket in !opened.values.contains { $0 === socket } }
         for loop in loops {
             await onLoop(loop) {
                 for socket in added { loop.acceptors[socket.fd] = try? Acceptor(socket: socket, loop: loop, server: self) }

@@ -34,9 +34,23 @@ final class ServerCore: Sendable {
 
     func nextRequestID() -> String {
         let n = requestCounter.wrappingAdd(1, ordering: .relaxed).newValue
-        let hex = String(n, radix: 16)
-        return idPrefix + String(repeating: "0", count: max(0, 8 - hex.count)) + hex
+        // The prefix and at least 8 hex digits, formatted by hand: this runs for every request.
+        let digits = max(8, (64 - n.leadingZeroBitCount + 3) / 4)
+        return String(unsafeUninitializedCapacity: idPrefix.utf8.count + digits) { buffer in
+            var i = 0
+            for byte in idPrefix.utf8 {
+                buffer[i] = byte
+                i += 1
+            }
+            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+                buffer[i] = Self.hexDigits[Int((n >> UInt64(shift)) & 0xF)]
+                i += 1
+            }
+            return i
+        }
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Picks the stack, builds the context and runs the chain. Never throws: errors are responses.
     func respond(to request: Request, on connection: ConnectionInfo) async -> (Response, Context) {
@@ -55,8 +69,8 @@ final class ServerCore: Sendable {
     }
 
     private func makeContext(_ connection: ConnectionInfo, stack: String, timeout: Duration) -> Context {
-        Context(requestID: nextRequestID(), clientAddress: connection.peer.ip, listener: connection.listener.name, stack: stack,
-                isSecure: connection.isSecure, peerIsTrustedProxy: connection.listener.trusts(connection.peer),
+        Context(requestID: nextRequestID(), clientAddress: connection.peerIP, listener: connection.listener.name, stack: stack,
+                isSecure: connection.isSecure, peerIsTrustedProxy: connection.peerIsTrustedProxy,
                 version: connection.version, tlsVersion: connection.tlsVersion, timeout: timeout)
     }
 }

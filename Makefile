@@ -1,0 +1,54 @@
+# gateway: the two commands a new user needs are `make run` and `make test` (README.md).
+# Each installs what it needs first (scripts/setup.sh; missing Debian packages via apt-get as root).
+
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+SWIFT ?= swift
+CONFIG ?= pipeline.json
+RUNS ?= 1000000
+
+.PHONY: run test build release fuzz bench clean
+
+## run: build a release binary and serve ./pipeline.json (https://localhost:8443, http://localhost:8080)
+run:
+	@scripts/setup.sh run
+	$(SWIFT) build -c release --product gateway
+	@[ -f certs/gateway.pem ] || .build/release/gateway cert --dev
+	exec .build/release/gateway serve --config $(CONFIG)
+
+## test: every unit and end-to-end suite (installs the real clients and servers they drive);
+## the signal, timeout and TLS suites run once more against the optimized binary `make run` starts.
+## The end-to-end suites run apart: they block test threads while they wait on processes and
+## sockets, which would starve the in-process servers of the unit suites of Swift's thread pool.
+test:
+	@scripts/setup.sh test
+	$(SWIFT) build --build-tests
+	$(SWIFT) build -c release --product gateway
+	$(SWIFT) test --skip-build --filter 'PipelineTests|MiddlewaresTests'
+	GATEWAY_BIN=$(CURDIR)/.build/release/gateway $(SWIFT) test --skip-build --filter 'EndToEndTests\.(LifecycleTests|TimeoutTests|TLSTests)'
+	$(SWIFT) test --skip-build --filter EndToEndTests
+
+## build: debug build
+build:
+	@scripts/setup.sh run
+	$(SWIFT) build
+
+## release: optimized build at .build/release/gateway
+release:
+	@scripts/setup.sh run
+	$(SWIFT) build -c release --product gateway
+
+## fuzz: libFuzzer on the HTTP/1.1 parser and chunked decoder, RUNS executions (default 1000000)
+fuzz:
+	@scripts/setup.sh fuzz
+	scripts/fuzz.sh $(RUNS)
+
+## bench: every bench/*.sh (gateway vs nginx side by side on loopback; prints ratios)
+bench:
+	@scripts/setup.sh bench
+	$(SWIFT) build -c release --product gateway
+	@set -e; for script in bench/*.sh; do echo "== $$script"; bash "$$script"; done
+
+clean:
+	rm -rf .build bench/out fuzz/corpus-run

@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+
+/// Runs the gateway binary with `arguments` in `directory`.
+func gateway(_ arguments: [String], in directory: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) -> Tool.Result {
+    Tool.run(Paths.gateway, arguments, directory: directory, timeout: 60, sourceLocation: sourceLocation)
+}
+
+/// The command line as a user meets it: check, list-types, cert --dev, version, usage errors.
+@Suite("gateway CLI")
+struct CLITests {
+    @Test("check prints all three mistakes of a config with their pointers and exits 1")
+    func checkThreeMistakes() {
+        let dir = TemporaryDirectory()
+        dir.write("www/index.html", "hi")
+        let path = dir.write("pipeline.json", #"""
+            {"version": 1,
+             "listeners": [{"name": "web", "listen": "127.0.0.1:8080", "timeouts": {"keepAlive": "forever"}}],
+             "stacks": {"site": {"chain": [{"type": "fiels", "root": "www"}]}},
+             "run": ["site", "apt"]}
+            """#)
+        let result = gateway(["check", path])
+        #expect(result.status == 1)
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.contains(#"error: /listeners/0/timeouts/keepAlive: expected a duration such as 30, "250ms", "30s", "5m" or "1h""#))
+        #expect(lines.contains(#"error: /stacks/site/chain/0/type: unknown type "fiels" (did you mean "files"?)"#))
+        #expect(lines.contains(#"error: /run/1: unknown stack "apt""#))
+        #expect(lines.last == "\(path): 3 errors")
+    }
+
+    @Test("check on a valid file prints its warnings and exits 0")
+    func checkValid() {
+        let dir = TemporaryDirectory()
+        dir.write("www/index.html", "hi")
+        let path = dir.write("pipeline.json", #"""
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:8080"}],
+             "stacks": {"site": {"chain": [{"type": "files", "root": "www"}]}, "spare": {"chain": [{"type": "respond"}]}},
+             "run": ["site"]}
+            """#)
+        let result = gateway(["check", path])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains(#"warning: /stacks/spare: not listed in "run", so it serves nothing"#))
+        #expect(result.output.hasSuffix("\(path): ok (1 listener, 1 stack running)\n"))
+    }
+
+    @Test("check reads ./pipeline.json by default and reports a file it cannot read")
+    func checkDefaultAndMissing() {
+        let dir = TemporaryDirectory()
+        let missing = gateway(["check"], in: dir.path)
+        #expect(missing.status == 1)
+        #expect(missing.output.contains("error: /: cannot read \(dir.path)/pipeline.json: No such file or directory"))
+    }
+
+    @Test("the repository's default pipeline.json is valid once the dev certificate exists")
+    func defaultPipeline() throws {
+        let dir = TemporaryDirectory()
+        let config = try String(contentsOfFile: Paths.root + "/pipeline.json", encoding: .utf8)
+        dir.write("pipeline.json", config)
+        try FileManager.default.copyItem(atPath: Paths.root + "/examples", toPath: dir.file("examples"))
+        makeCertificate(in: dir.file("certs"), names: ["localhost", "127.0.0.1", "::1"], out: "gateway")
+        let result = gateway(["check"], in: dir.path)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(config.contains("\"localhost:8443\""))
+        #expect(config.contains("\"localhost:8080\""))
+    }
+
+    @Test("usage mistakes print one line and exit 2", arguments: [
+        ["bogus"], [], ["serve", "--confg", "x.json"], ["serve", "--config"], ["cert"], ["check", "a.json", "b.json"], ["serve", "extra"],
+    ])
+    func usageErrors(_ arguments: [String]) {
+        let result = gateway(arguments)
+        #expect(result.status == 2, "\(arguments)")
+        #expect(result.output.isEmpty)
+        #expect(result.stderr.hasPrefix("gateway: "))
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+    }
+
+    @Test("a misspelled command or option gets a suggestion")
+    func suggestions() {
+        #expect(gateway(["chek"]).stderr == "gateway: unknown command \"chek\" (did you mean \"check\"?)\n")
+        #expect(gateway(["serve", "--confg", "x"]).stderr == "gateway: unknown option --confg (did you mean \"config\"?)\n")
+    }
+
+    @Test("version and help")
+    func versionAndHelp() {
+        let version = gateway(["version"])
+        #expect(version.status == 0)
+        #expect(version.output.hasPrefix("gateway "))
+        let help = gateway(["help"])
+        #expect(help.status == 0)
+        for command in ["serve", "check", "list-types", "cert --dev", "version"] { #expect(help.output.contains(command)) }
+    }
+
+    @Test("list-types shows every built-in type with its options")
+    func listTypes() {
+        let result = gateway(["list-types"])
+        #expect(result.status == 0)
+        for line in ["  files *  [behaviour]", "  router *  [behaviour]", "  respond *  [behaviour]", "  log  [observe]", "  tls  [transport]"] {
+            #expect(result.output.contains(line), "\(line)")
+        }
+        for option in ["root", "stripPrefix", "cacheControl", "routes", "redirect", "hsts", "output"] {
+            #expect(result.output.contains("      \(option) "), "\(option)")
+        }
+    }
+
+    @Test("cert --dev makes a CA and a server certificate that openssl verifies, keeps them, and says how to trust them")
+    func certDev() throws {
+        let dir = TemporaryDirectory()
+        let result = gateway(["cert", "--dev"], in: dir.path)
+        #expect(result.status == 0)
+        #expect(result.output.contains("curl --cacert certs/ca.pem https://localhost:8443/"))
+        #expect(result.output.contains("update-ca-certificates"))
+        let verify = Tool.run("openssl", ["verify", "-CAfile", dir.file("certs/ca.pem"), dir.file("certs/gateway.pem")])
+        #expect(verify.output.contains("OK"), "\(verify.stderr)")
+        let text = Tool.run("openssl", ["x509", "-in", dir.file("certs/gateway.pem"), "-noout", "-text"]).output
+        #expect(text.contains("DNS:localhost"))
+        #expect(text.contains("IP Address:127.0.0.1"))
+        #expect(text.contains("IP Address:0:0:0:0:0:0:0:1"))
+        #expect(text.contains("TLS Web Server Authentication"))
+        let keyMode = try FileManager.default.attributesOfItem(atPath: dir.file("certs/gateway-key.pem"))[.posixPermissions] as? Int
+        #expect(keyMode == 0o600)
+
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir.file("certs/gateway.pem")))
+        #expect(gateway(["cert", "--dev"], in: dir.path).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("certs/gateway.pem"))) == before)
+        #expect(gateway(["cert", "--dev", "--force"], in: dir.path).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("certs/gateway.pem"))) != before)
+        // The CA is reused, so a trusted CA stays trusted.
+        #expect(Tool.run("openssl", ["verify", "-CAfile", dir.file("certs/ca.pem"), dir.file("certs/gateway.pem")]).output.contains("OK"))
+    }
+
+    @Test("serve with an invalid config logs every error and exits 1; a busy port exits 1")
+    func serveFailures() {
+        let dir = TemporaryDirectory()
+        let path = dir.write("pipeline.json", #"""
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:0"}], "stacks": {"s": {"chain": [{"type": "respon"}]}}}
+            """#)
+        let invalid = gateway(["serve", "--config", path])
+        #expect(invalid.status == 1)
+        #expect(invalid.stderr.contains(#""at":"/stacks/s/chain/0/type""#))
+        #expect(invalid.stderr.contains("nothing started"))
+
+        let blocker = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(blocker) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(blocker, $0, length) } }
+        listen(blocker, 1)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(blocker, $0, &length) } }
+        dir.write("busy.json", """
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"}],
+             "stacks": {"s": {"chain": [{"type": "respond"}]}}}
+            """)
+        let busy = gateway(["serve", "--config", dir.file("busy.json")])
+        #expect(busy.status == 1)
+        #expect(busy.stderr.contains("cannot start: bind"))
+    }
+}
