@@ -29,7 +29,7 @@ enum ServeCommand {
         let supervisor = Supervisor(server: server, path: path)
         for signal in [SIGHUP, SIGTERM, SIGINT] { Glibc.signal(signal, SIG_IGN) }
         let queue = DispatchQueue(label: "signals")
-        let sources = [SIGHUP, SIGTERM, SIGINT].map { number in
+        signalSources = [SIGHUP, SIGTERM, SIGINT].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 Task {
@@ -39,8 +39,14 @@ enum ServeCommand {
             source.resume()
             return source
         }
-        withExtendedLifetime(sources) { dispatchMain() }
+        dispatchMain()
     }
+
+    /// The signal sources live as long as the process. `withExtendedLifetime(sources) { dispatchMain() }`
+    /// did not keep them: `dispatchMain` never returns, so the lifetime end after it is unreachable and
+    /// the sources were released (and their signalfds closed) right after `resume()`; SIGTERM and
+    /// SIGHUP were then ignored.
+    nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
 }
 
 /// Serializes reloads and the final drain.
