@@ -51,6 +51,7 @@ final class ConnectionPool: Expiring, @unchecked Sendable {
         let key = connection.key
         if connection.isReusable, !connection.transport.io.isClosed, connection.buffer.readableBytes == 0 {
             connection.idleSince = Monotonic.now
+            connection.buffer.shrink(to: 16 * 1024)
             idle[key, default: []].append(connection)
             loop.track(self)
         } else {
