@@ -40,8 +40,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     var connections: [ObjectIdentifier: any DrainableConnection] = [:]
     /// This loop's registrations of the listening sockets, by descriptor.
     var acceptors: [Int32: Acceptor] = [:]
-    /// Upstream connection pools, one per HTTP client.
-    var clientPools: [ObjectIdentifier: ConnectionPool] = [:]
+    /// Upstream connection pools, one per HTTP client (by `HTTPClient.id`); a pool that has nothing
+    /// open removes itself and is made again on the next request.
+    var clientPools: [UInt64: ConnectionPool] = [:]
 
     static let sweepInterval: UInt64 = 250
 
