@@ -83,6 +83,10 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
         if let thread { pthread_join(thread, nil) }
     }
 
+    /// The loop whose thread runs the caller, if any. Work started for a request (a cache fill) can
+    /// prefer it, so it stays beside the connections it serves: `Task(executorPreference: EventLoop.current)`.
+    public static var current: EventLoop? { CurrentLoop.loop }
+
     /// Whether the caller runs on this loop's thread.
     public var inLoop: Bool {
         guard let thread else { return false }
