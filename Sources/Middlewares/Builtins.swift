@@ -9,6 +9,7 @@ public enum Builtins {
         Router.type,
         Files.type,
         Upstream.type,
+        Cache.type,
     ]
 
     public static let sourceTypes: [SourceType] = []
