@@ -122,12 +122,18 @@ struct UpstreamTests {
         #expect(made.status == 0)
         let nginx = try NginxProcess(servers: """
             server { listen 127.0.0.1:{port0} ssl; ssl_certificate \(certs.file("gateway.pem")); ssl_certificate_key \(certs.file("gateway-key.pem"));
-              ssl_protocols TLSv1.2 TLSv1.3;
-              location / { return 200 "over tls sni=$ssl_server_name\\n"; } }
+              ssl_protocols TLSv1.2 TLSv1.3; root {root};
+              location / { return 200 "over tls sni=$ssl_server_name\\n"; }
+              location /files/ { } }
             """)
+        let large = testBytes(5 << 20, seed: 11)
+        nginx.publish("files/large.bin", large)
         let port = nginx.ports[0]
         let trusted = try gateway(to: "https://localhost:\(port)", #", "caFile": "\#(certs.file("ca.pem"))""#)
         #expect(Tool.curl([trusted.url("web", "/")]).output == "over tls sni=localhost\n")
+        let download = TemporaryDirectory()
+        #expect(Tool.curl(["-o", download.file("large.bin"), trusted.url("web", "/files/large.bin")]).status == 0)
+        #expect(FileManager.default.contents(atPath: download.file("large.bin")) == large)
         let unknownCA = try gateway(to: "https://localhost:\(port)")
         #expect(Tool.curl(["-i", unknownCA.url("web", "/")]).output.hasPrefix("HTTP/1.1 502"))
         let wrongName = try gateway(to: "https://127.0.0.1:\(port)", #", "caFile": "\#(certs.file("ca.pem"))""#)

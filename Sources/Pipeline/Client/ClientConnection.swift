@@ -235,6 +235,25 @@ final class ClientBodyReader: BodySource, @unchecked Sendable {
                 return try await nextChunked(decoder)
             }
             let buffer = connection.buffer
+            // A large body with nothing buffered is read straight into the chunk it becomes: one copy
+            // (kernel to chunk) instead of two (kernel to buffer to chunk).
+            if buffer.readableBytes == 0, untilClose || remaining >= 16 * 1024 {
+                let want = untilClose ? Self.readSize : min(remaining, Self.readSize)
+                let chunk = try await readDirect(want)
+                if chunk.isEmpty {
+                    if untilClose {
+                        connection.isReusable = false
+                        finish(clean: true)
+                        return nil
+                    }
+                    throw ClientError.closed
+                }
+                if !untilClose {
+                    remaining -= chunk.count
+                    if remaining == 0 { finish(clean: true) }
+                }
+                return chunk
+            }
             if buffer.readableBytes == 0 {
                 let n = try await fill()
                 if n == 0 {
@@ -286,6 +305,31 @@ final class ClientBodyReader: BodySource, @unchecked Sendable {
                 }
             }
             if try await fill() == 0 { throw ClientError.closed }
+        }
+    }
+
+    /// Reads up to `count` bytes into a chunk of their own; empty when the upstream closed.
+    private func readDirect(_ count: Int) async throws -> [UInt8] {
+        let transport = connection.transport
+        let deadline = Monotonic.after(idleTimeout)
+        while true {
+            do {
+                var outcome = ImmediateRead.closed
+                let chunk = try [UInt8](unsafeUninitializedCapacity: count) { storage, initialized in
+                    outcome = try transport.readNow(into: UnsafeMutableRawBufferPointer(storage))
+                    if case .bytes(let n) = outcome { initialized = n } else { initialized = 0 }
+                }
+                switch outcome {
+                case .bytes: return chunk
+                case .closed: return []
+                case .wantRead: try await transport.io.waitReadable(deadline: deadline)
+                case .wantWrite: try await transport.io.waitWritable(deadline: deadline)
+                }
+            } catch IOError.timeout {
+                throw ClientError.timeout(phase: "idle")
+            } catch is IOError {
+                throw ClientError.closed
+            }
         }
     }
 
