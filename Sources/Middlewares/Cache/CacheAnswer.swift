@@ -14,7 +14,9 @@ enum CacheAnswer {
         var headers = stored
         if let label { headers["X-Cache"] = label }
         let status = HTTPStatus(code)
-        if code == 200 {
+        if code == 200, length != nil { headers["Accept-Ranges"] = "bytes" }
+        // Most requests carry no conditional and no Range: skip parsing validators for them.
+        if code == 200, request.headers.contains(where: { $0.name.hasPrefixIgnoringASCIICase("If-") || $0.name.equalsIgnoringASCIICase("Range") }) {
             let etag = headers["ETag"], lastModified = headers["Last-Modified"].flatMap(HTTPDate.parse)
             switch Conditional.evaluate(request.headers, etag: etag, lastModified: lastModified) {
             case .notModified:
@@ -26,7 +28,6 @@ enum CacheAnswer {
                 break
             }
             if let length {
-                headers["Accept-Ranges"] = "bytes"
                 if request.method == .get, let range = request.headers["Range"],
                    Conditional.ifRangeHolds(request.headers, etag: etag, lastModified: lastModified) {
                     switch ByteRange.resolve(range, size: length) {
