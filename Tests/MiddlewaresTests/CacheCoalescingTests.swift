@@ -202,6 +202,63 @@ struct CacheCoalescingTests {
         #expect(upstream.calls.load(ordering: .relaxed) == 1)
     }
 
+    @Test("stale-while-revalidate: one request revalidates, the others get the stale copy without waiting")
+    func staleWhileRevalidate() async throws {
+        let cache = makeCache()
+        let calls = Atomic<Int>(0)
+        let gate = Gate()
+        let next: Next = { request, _ in
+            let call = calls.add(1, ordering: .relaxed).newValue
+            if call == 1 {
+                // Stale at once (max-age=0) but servable for a minute while someone revalidates.
+                return Response(status: .ok, headers: ["Cache-Control": "max-age=0, stale-while-revalidate=60", "ETag": "\"v1\""],
+                                body: ResponseBody(bytes: Array("old".utf8)))
+            }
+            #expect(request.headers["If-None-Match"] == "\"v1\"")
+            await gate.wait()
+            return Response(status: .notModified, headers: ["Cache-Control": "max-age=60", "ETag": "\"v1\""])
+        }
+        let first = try await cache.handle(Request(authority: "e", path: "/swr"), context: Context(requestID: "1"), next: next)
+        _ = await bodies([first])
+        while cache.store.memory.usage.entries == 0 { await Task.yield() }
+
+        let revalidating = Task { try await cache.handle(Request(authority: "e", path: "/swr"), context: Context(requestID: "2"), next: next) }
+        while calls.load(ordering: .relaxed) < 2 { await Task.yield() }
+        // The revalidation is held at the upstream; another request is answered from the stale copy.
+        let other = try await cache.handle(Request(authority: "e", path: "/swr"), context: Context(requestID: "3"), next: next)
+        #expect(other.headers["X-Cache"] == "STALE")
+        #expect(await bodies([other]) == [Array("old".utf8)])
+        gate.open()
+        let refreshed = try await revalidating.value
+        #expect(refreshed.headers["X-Cache"] == "HIT")
+        #expect(await bodies([refreshed]) == [Array("old".utf8)])
+        let fresh = try await cache.handle(Request(authority: "e", path: "/swr"), context: Context(requestID: "4"), next: next)
+        #expect(fresh.headers["X-Cache"] == "HIT")
+        #expect(calls.load(ordering: .relaxed) == 2)
+    }
+
+    @Test("a stored answer is only used for requests with the same values of the fields its Vary names")
+    func vary() async throws {
+        let cache = makeCache()
+        let calls = Atomic<Int>(0)
+        let next: Next = { request, _ in
+            calls.add(1, ordering: .relaxed)
+            return Response(status: .ok, headers: ["Cache-Control": "max-age=60", "Vary": "Accept"],
+                            body: ResponseBody(bytes: Array((request.headers["Accept"] ?? "none").utf8)))
+        }
+        func get(_ accept: String) async throws -> Response {
+            try await cache.handle(Request(authority: "e", path: "/v", headers: ["Accept": accept]), context: Context(requestID: accept), next: next)
+        }
+        _ = await bodies([try await get("json")])
+        while cache.store.memory.usage.entries == 0 { await Task.yield() }
+        let same = try await get("json")
+        #expect(same.headers["X-Cache"] == "HIT")
+        let other = try await get("xml")
+        #expect(other.headers["X-Cache"] != "HIT")
+        #expect(await bodies([other]) == [Array("xml".utf8)])
+        #expect(calls.load(ordering: .relaxed) == 2)
+    }
+
     @Test("requests with credentials pass through unless the stack caches them")
     func credentials() async throws {
         let upstream = FakeUpstream(chunks: chunks(1, size: 10))
