@@ -120,7 +120,7 @@ public struct Cache: Middleware {
     /// need `next` to escape `handle`, which the Middleware protocol does not allow.
     private func fetch(_ key: CacheKey, _ request: Request, _ context: Context, _ next: Next,
                        stale: CacheEntry?) async throws -> Response {
-        let (fill, isOwner) = store.join(key)
+        let (fill, reader, isOwner) = store.join(key)
         if !isOwner, let stale, stale.head.staleness(at: HTTPDate.now) <= stale.head.freshness.staleWhileRevalidate,
            let response = answer(stale, request, label: "STALE", now: HTTPDate.now) {
             store.metrics.stale.add(1, ordering: .relaxed)
@@ -132,6 +132,17 @@ public struct Cache: Middleware {
             switch await run(fill, request, context, next, stale: stale) {
             case .shared(let shared): outcome = shared
             case .own(let response): return response
+            case .filling(let head, let body):
+                // The owner follows the fill like everyone else; its reader is registered before the
+                // body starts, so a fill that keeps only a window never runs ahead of it.
+                let response = answer(reader, head, request)
+                // The body belongs to the fill, not to this request: it keeps streaming into the cache (and
+                // to every follower) whatever this client does. It runs beside the connection that started it.
+                let store = self.store
+                Task(executorPreference: EventLoop.current) { await store.pump(fill, head: head, body: body) }
+                store.metrics.misses.add(1, ordering: .relaxed)
+                context.annotate("cache", "MISS")
+                return response
             }
         } else {
             store.metrics.coalesced.add(1, ordering: .relaxed)
@@ -139,11 +150,10 @@ public struct Cache: Middleware {
         }
         switch outcome {
         case .streaming(let head):
-            guard head.stored.matchesVary(request),
-                  let response = answer(fill, head, request) else { return try await passThrough(request, context, next, stale: stale) }
+            guard head.stored.matchesVary(request) else { return try await passThrough(request, context, next, stale: stale) }
             store.metrics.misses.add(1, ordering: .relaxed)
             context.annotate("cache", "MISS")
-            return response
+            return answer(reader, head, request)
         case .revalidated(let entry):
             guard entry.head.matchesVary(request),
                   let response = answer(entry, request, label: "HIT", now: HTTPDate.now) else {
@@ -165,6 +175,8 @@ public struct Cache: Middleware {
         case shared(Fill.Outcome)
         /// Only the owner may use this answer.
         case own(Response)
+        /// A storable answer: the owner answers from the fill, then starts its body.
+        case filling(FillHead, ResponseBody)
     }
 
     /// The owner's part: one upstream request for the whole object (a revalidation when a stale
@@ -217,11 +229,7 @@ public struct Cache: Middleware {
                                freshness: freshness, vary: StoredHead.varyFields(response.headers, request: request)),
             declaredLength: declared)
         fill.start(head, storage: store.storage())
-        // The body belongs to the fill, not to this request: it keeps streaming into the cache (and to
-        // every follower) whatever this client does. It runs beside the connection that started it.
-        let store = self.store, body = response.body
-        Task(executorPreference: EventLoop.current) { await store.pump(fill, head: head, body: body) }
-        return .shared(.streaming(head))
+        return .filling(head, response.body)
     }
 
     /// Sends the request on as it is (nothing shared); a server error or failure may still be
@@ -273,14 +281,16 @@ public struct Cache: Middleware {
         return response
     }
 
-    private func answer(_ fill: Fill, _ head: FillHead, _ request: Request) -> Response? {
-        CacheAnswer.build(request, status: head.stored.status, headers: head.stored.headers, length: head.declaredLength,
-                          label: xCache ? "MISS" : nil) { start, count in
-            let reader = fill.addReader(at: start)
-            return ResponseBody(length: count.map { Int($0) }) { writer in
+    /// An answer that follows the fill through `reader` (kept alive by the body, dropped with it).
+    private func answer(_ reader: FillReader, _ head: FillHead, _ request: Request) -> Response {
+        let response = CacheAnswer.build(request, status: head.stored.status, headers: head.stored.headers, length: head.declaredLength,
+                                         label: xCache ? "MISS" : nil) { start, count in
+            ResponseBody(length: count.map { Int($0) }) { writer in
                 try await reader.stream(from: start, count: count, to: writer)
             }
         }
+        // A fill's body is always there to follow; build only gives nil for a body that vanished.
+        return response ?? HTTPError(.badGateway, "upstream unavailable").response
     }
 
     /// An upstream answer to the cache's own request (GET, no conditionals) made fit for the client's.

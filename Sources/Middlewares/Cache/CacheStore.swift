@@ -56,14 +56,14 @@ final class CacheStore: Sendable {
 
     // MARK: Fills
 
-    /// The fill to follow for `key`: the one in flight when it may still be joined, otherwise a new
-    /// one that the caller (the owner) must run.
-    func join(_ key: CacheKey) -> (fill: Fill, isOwner: Bool) {
+    /// The fill to follow for `key` and the caller's place in it: the fill in flight when it may still
+    /// be joined, otherwise a new one that the caller (the owner) must run.
+    func join(_ key: CacheKey) -> (fill: Fill, reader: FillReader, isOwner: Bool) {
         fills.withLock { fills in
-            if let fill = fills[key.text], fill.isJoinable { return (fill, false) }
+            if let fill = fills[key.text], let reader = fill.join() { return (fill, reader, false) }
             let fill = Fill(key: key, windowBytes: windowBytes)
             fills[key.text] = fill
-            return (fill, true)
+            return (fill, fill.join()!, true)
         }
     }
 

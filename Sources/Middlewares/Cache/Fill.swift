@@ -80,9 +80,6 @@ final class Fill: Sendable {
         self.windowBytes = windowBytes
     }
 
-    /// Whether a new request may follow this fill (it has not failed or outgrown what it may keep).
-    var isJoinable: Bool { state.withLock { $0.joinable && $0.failure == nil } }
-
     // MARK: Outcome
 
     /// Waits until the fetch has produced its outcome.
@@ -245,14 +242,22 @@ final class Fill: Sendable {
 
     // MARK: Reading (any number of responses)
 
-    /// Registers a reader that will start at `offset`; the window keeps bytes from there for it.
-    func addReader(at offset: Int64) -> FillReader {
-        let id = state.withLock { state -> Int in
+    /// Registers a reader at offset 0 if the fill may still be joined (checked and done atomically, so
+    /// a window can never drop bytes a joined reader still needs). The reader moves to its real start
+    /// when it begins to stream; dropping it unregisters it.
+    func join() -> FillReader? {
+        let id = state.withLock { state -> Int? in
+            guard state.joinable, state.failure == nil else { return nil }
             state.nextReader += 1
-            state.readers[state.nextReader] = offset
+            state.readers[state.nextReader] = 0
             return state.nextReader
         }
-        return FillReader(fill: self, id: id)
+        return id.map { FillReader(fill: self, id: $0) }
+    }
+
+    /// Where a reader will read next (it only ever moves forward from where it joined).
+    func move(_ id: Int, to offset: Int64) {
+        state.withLock { $0.readers[id] = offset }
     }
 
     func removeReader(_ id: Int) {
@@ -279,6 +284,11 @@ final class Fill: Sendable {
                     }
                 }
                 if let failure = state.failure { return (.failed(failure), writer) }
+                if offset >= state.fileEnd, offset < state.written,
+                   state.firstChunk >= state.chunks.count || offset < state.chunkStarts[state.firstChunk] {
+                    // Not kept any more (cannot happen to a reader registered by `join`).
+                    return (.failed(FillTruncated(expected: state.written, got: offset)), writer)
+                }
                 if offset < state.written { return (.slice(Self.slice(state, at: offset, upTo: limit)), writer) }
                 if state.finished { return (.end, writer) }
                 return (.wait, writer)
@@ -341,6 +351,7 @@ final class FillReader: Sendable {
 
     /// Writes the body from `start` for `count` bytes (to the end when nil) into `writer`.
     func stream(from start: Int64, count: Int64?, to writer: any ResponseBodyWriter) async throws {
+        fill.move(id, to: start)
         var offset = start
         let end = count.map { start + $0 }
         while end.map({ offset < $0 }) ?? true {
