@@ -135,6 +135,10 @@ echo "== (b) 1 GiB on a miss (gateway fills its disk tier) vs curl straight from
 speed() { curl -fsS -o /dev/null -w '%{speed_download}' "$1"; }
 direct=(); through=(); streamed=(); nginx_miss=(); peak=0
 for run in $(seq "$runs"); do
+  # Each cache drops the previous run's 1 GiB object first, so every fill writes into recycled pages
+  # (see the note at the top) rather than the first run into warm ones and the others into fresh ones.
+  find "$work/gateway-cache" -mindepth 2 -path '*/tmp/*' -prune -o -type f -size +500M -print0 | xargs -0 -r rm -f
+  find "$work/nginx/cache" -type f -size +500M -print0 | xargs -0 -r rm -f
   direct+=("$(speed "$origin/huge.bin")")
   # A fresh query is a fresh key: every run is a miss. The RSS sampler runs alongside.
   ( while true; do rss_kib; sleep 0.05; done ) > "$work/rss.$run" 2>/dev/null &
@@ -154,7 +158,7 @@ direct_best=$(printf '%s\n' "${direct[@]}" | best); through_best=$(printf '%s\n'
 nginx_miss_best=$(printf '%s\n' "${nginx_miss[@]}" | best); streamed_best=$(printf '%s\n' "${streamed[@]}" | best)
 echo "  best: gateway miss/direct $(ratio "$through_best" "$direct_best"), not stored/direct $(ratio "$streamed_best" "$direct_best")," \
      "nginx miss/direct $(ratio "$nginx_miss_best" "$direct_best"), gateway RSS peak $((peak / 1024)) MiB"
-[ "$(xcache "$gateway/huge.bin?run=1")" = HIT ] && echo "  (the gateway's fill was stored: run 1 is now a HIT)"
+[ "$(xcache "$gateway/huge.bin?run=$runs")" = HIT ] && echo "  (the gateway's fill was stored: run $runs is now a HIT)"
 
 echo
 echo "== (c) $clients concurrent clients, one uncached 100 MiB object (bodies hashed with openssl sha256)"

@@ -40,7 +40,7 @@ struct CacheTests {
         let nginx = try NginxProcess(servers: "server { listen 127.0.0.1:{port0}; root {root}; add_header Cache-Control \"max-age=300\"; }")
         let object = testBytes(300_000)
         nginx.publish("files/object.bin", object)
-        let gateway = try GatewayProcess(config: Self.config(upstream: nginx.url("")))
+        let gateway = try GatewayProcess(config: Self.config(upstream: nginx.url(""), cache: #", "metricsPath": "/_cache""#))
         let url = gateway.url("web", "/files/object.bin")
         let first = Self.get(url)
         #expect(first.status == 200 && first.xCache == "MISS" && first.body == object)
@@ -55,6 +55,12 @@ struct CacheTests {
         let conditional = Self.get(url, ["-H", "If-None-Match: \(etag)"])
         #expect(conditional.status == 304 && conditional.xCache == "HIT")
         #expect(nginx.requests(to: "/files/object.bin").count == 1)
+        let metrics = Tool.curl([gateway.url("web", "/_cache")]).output
+        for line in ["gateway_cache_hits_total{cache=\"proxy\"} 4", "gateway_cache_misses_total{cache=\"proxy\"} 1",
+                     "gateway_cache_bytes_served_total{cache=\"proxy\"} 301000", "gateway_cache_bytes_filled_total{cache=\"proxy\"} 300000",
+                     "gateway_cache_entries{cache=\"proxy\",tier=\"memory\"} 1"] {
+            #expect(metrics.contains(line + "\n"), "\(line) in:\n\(metrics)")
+        }
     }
 
     @Test("100 concurrent misses on one key make exactly one upstream request, and every body is complete")

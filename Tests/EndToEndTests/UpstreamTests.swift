@@ -91,6 +91,26 @@ struct UpstreamTests {
         #expect(!refused.output.contains("127.0.0.1:\(deadPort)") && !refused.output.contains(String(deadPort)))
     }
 
+    @Test("an idempotent request that failed before any answer byte is retried once; a POST is not")
+    func retriesOnce() throws {
+        let upstream = try FaultyUpstream { _ in .closeWithoutAnswer }
+        let seen = NSLock()
+        nonisolated(unsafe) var count = 0
+        upstream.answer { _ in
+            let first = seen.withLock { () -> Bool in
+                count += 1
+                return count % 2 == 1
+            }
+            return first ? .closeWithoutAnswer : .respond(status: 200, headers: [], body: Data("second try\n".utf8))
+        }
+        let gateway = try gateway(to: upstream.url(""))
+        #expect(Tool.curl([gateway.url("web", "/get")]).output == "second try\n")
+        #expect(upstream.requests(to: "/get").count == 2)
+        let post = Tool.curl(["-i", "-X", "POST", "--data", "x", gateway.url("web", "/post")])
+        #expect(post.output.hasPrefix("HTTP/1.1 502"))
+        #expect(upstream.requests(to: "/post").count == 1)
+    }
+
     @Test("a redirect to another origin is followed without the Authorization header; the first origin got it")
     func redirectDropsCredentials() throws {
         let nginx = try NginxProcess(servers: """

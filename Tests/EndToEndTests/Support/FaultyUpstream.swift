@@ -15,6 +15,8 @@ final class FaultyUpstream: @unchecked Sendable {
         case stall(headers: [(String, String)], body: Data, after: Int)
         /// Reads the request and never answers.
         case stallBeforeHead
+        /// Reads the request and closes the connection without a byte of answer.
+        case closeWithoutAnswer
     }
 
     struct Received: Sendable {
@@ -136,6 +138,8 @@ final class FaultyUpstream: @unchecked Sendable {
             return false
         case .stallBeforeHead:
             waitUntilClosed(fd)
+            return false
+        case .closeWithoutAnswer:
             return false
         }
     }
