@@ -181,7 +181,7 @@ final class ClientBodyReader: BodySource, @unchecked Sendable {
     private let untilClose: Bool
     private let idleTimeout: Duration
     private var finished = false
-    static let readSize = 128 * 1024
+    static let readSize = 256 * 1024
 
     init(connection: ClientConnection, pool: ConnectionPool, framing: HTTP1ResponseHead.Framing, idleTimeout: Duration) {
         self.connection = connection
@@ -320,7 +320,10 @@ final class ClientBodyReader: BodySource, @unchecked Sendable {
                     if case .bytes(let n) = outcome { initialized = n } else { initialized = 0 }
                 }
                 switch outcome {
-                case .bytes: return chunk
+                case .bytes(let n):
+                    // A short read keeps a right-sized copy, so chunks held by a cache never pin far
+                    // more memory than the bytes they carry.
+                    return n < count / 4 ? Array(chunk) : chunk
                 case .closed: return []
                 case .wantRead: try await transport.io.waitReadable(deadline: deadline)
                 case .wantWrite: try await transport.io.waitWritable(deadline: deadline)
@@ -334,7 +337,7 @@ final class ClientBodyReader: BodySource, @unchecked Sendable {
     }
 
     private func fill() async throws -> Int {
-        // Bodies are read in large slices: one wake-up and one copy per 128 KiB instead of per 16 KiB
+        // Bodies are read in large slices: one wake-up and one copy per 256 KiB instead of per 16 KiB
         // roughly halves the cost of streaming. The pool shrinks the buffer again on release.
         connection.buffer.reserveWritable(Self.readSize)
         do {
