@@ -228,7 +228,7 @@ public struct Cache: Middleware {
                                length: declared ?? -1, storedAt: now, initialAge: CachePolicy.initialAge(response.headers, now: now),
                                freshness: freshness, vary: StoredHead.varyFields(response.headers, request: request)),
             declaredLength: declared)
-        fill.start(head, storage: store.storage())
+        fill.start(head, storage: store.storage(declaredLength: declared))
         return .filling(head, response.body)
     }
 

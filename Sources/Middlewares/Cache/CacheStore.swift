@@ -1,3 +1,4 @@
+import CSystemShims
 import Pipeline
 import Synchronization
 #if canImport(Glibc)
@@ -75,9 +76,15 @@ final class CacheStore: Sendable {
     }
 
     /// Where a new fill keeps its body: a temporary file when there is a disk tier, memory otherwise.
-    func storage() -> Fill.Storage {
+    func storage(declaredLength: Int64?) -> Fill.Storage {
+        let limit = min(maxObjectBytes, Int64(disk?.budget ?? 0))
         if let disk, let temporary = try? disk.makeTemporary() {
-            return .file(temporary.file, path: temporary.path, limit: min(maxObjectBytes, Int64(disk.budget)))
+            // Allocating the blocks up front spares ext4 its per-page delayed allocation while the
+            // body streams in (about a third of a fill's CPU without it).
+            if let declaredLength, declaredLength > 0, declaredLength <= limit {
+                _ = csys_fallocate(temporary.file.descriptor, off_t(declaredLength))
+            }
+            return .file(temporary.file, path: temporary.path, limit: limit)
         }
         return .memory(limit: min(maxObjectBytes, Int64(memory.maxObjectBytes)))
     }
