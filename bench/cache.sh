@@ -132,7 +132,8 @@ echo "  best: nginx $nginx_best, gateway $gateway_best -> gateway/nginx $(ratio 
 
 echo
 echo "== (b) 1 GiB on a miss (gateway fills its disk tier) vs curl straight from the origin"
-speed() { curl -fsS -o /dev/null -w '%{speed_download}' "$1"; }
+# sync first: the previous fill's fsync (gateway) and write-back (nginx) must not run under the next transfer.
+speed() { sync; curl -fsS -o /dev/null -w '%{speed_download}' "$1"; }
 direct=(); through=(); streamed=(); nginx_miss=(); peak=0
 for run in $(seq "$runs"); do
   # Each cache drops the previous run's 1 GiB object first, so every fill writes into recycled pages
