@@ -88,7 +88,7 @@ public struct Cache: Middleware {
         guard request.method == .get || request.method == .head, request.body.isEmpty else {
             let response = try await passThrough(request, context, next, stale: nil)
             // A successful unsafe request invalidates what is stored for its URL (RFC 9111 §4.4).
-            if ![HTTPMethod.options, .trace, .connect].contains(request.method), response.status.code < 400 {
+            if ![HTTPMethod.get, .head, .options, .trace, .connect].contains(request.method), response.status.code < 400 {
                 store.remove(CacheKey(request, keyHeaders: keyHeaders).text)
             }
             return response
