@@ -99,7 +99,8 @@ JSON
 "$nginx_bin" -c "$work/origin/nginx.conf" -p "$work/origin" &
 pids+=($!)
 "$nginx_bin" -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
+nginx_pid=$!
+pids+=("$nginx_pid")
 (cd "$work" && exec "$gateway_bin" serve --config pipeline.json 2>"$work/gateway.log") &
 gateway_pid=$!
 pids+=("$gateway_pid")
@@ -120,15 +121,31 @@ echo "== (a) cache HIT, 2 KiB object, wrk -t1 -c64 -d${duration}s"
 xcache "$gateway/small.bin" >/dev/null
 [ "$(xcache "$gateway/small.bin")" = HIT ] || { echo "bench: gateway did not cache small.bin" >&2; exit 1; }
 cmp <(curl -fsS "$nginx/small.bin") <(curl -fsS "$gateway/small.bin")
-rps() { wrk -t1 -c64 -d"${duration}s" "$1" | awk '/^Requests\/sec:/ {print $2}'; }
-nginx_rps=(); gateway_rps=()
+# CPU time (user + system, all threads) of processes, in clock ticks: steadier than req/s on a shared machine.
+cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
+nginx_procs() { echo "$nginx_pid" $(pgrep -P "$nginx_pid"); }
+tick=$(getconf CLK_TCK)
+# One wrk round: prints "requests/s CPU-µs-per-request" for the server whose processes are given.
+measure() {
+  local url=$1; shift
+  local before after out
+  before=$(cpu_ticks "$@")
+  out=$(wrk -t1 -c64 -d"${duration}s" "$url")
+  after=$(cpu_ticks "$@")
+  echo "$out" | awk -v ticks=$((after - before)) -v hz="$tick" '
+    / requests in / {n = $1} /^Requests\/sec:/ {r = $2}
+    END {printf "%s %.1f\n", r, ticks / hz * 1e6 / n}'
+}
+nginx_rps=(); gateway_rps=(); nginx_cpu=(); gateway_cpu=()
 for round in $(seq "$rounds"); do
-  nginx_rps+=("$(rps "$nginx/small.bin")")
-  gateway_rps+=("$(rps "$gateway/small.bin")")
-  echo "  round $round: nginx proxy_cache ${nginx_rps[-1]} req/s, gateway ${gateway_rps[-1]} req/s"
+  read -r r c < <(measure "$nginx/small.bin" $(nginx_procs)); nginx_rps+=("$r"); nginx_cpu+=("$c")
+  read -r r c < <(measure "$gateway/small.bin" "$gateway_pid"); gateway_rps+=("$r"); gateway_cpu+=("$c")
+  echo "  round $round: nginx proxy_cache ${nginx_rps[-1]} req/s (${nginx_cpu[-1]} µs CPU/req), gateway ${gateway_rps[-1]} req/s (${gateway_cpu[-1]} µs CPU/req)"
 done
 nginx_best=$(printf '%s\n' "${nginx_rps[@]}" | best); gateway_best=$(printf '%s\n' "${gateway_rps[@]}" | best)
-echo "  best: nginx $nginx_best, gateway $gateway_best -> gateway/nginx $(ratio "$gateway_best" "$nginx_best")"
+nginx_least=$(printf '%s\n' "${nginx_cpu[@]}" | sort -g | head -1); gateway_least=$(printf '%s\n' "${gateway_cpu[@]}" | sort -g | head -1)
+echo "  best: nginx $nginx_best, gateway $gateway_best req/s -> gateway/nginx $(ratio "$gateway_best" "$nginx_best");" \
+     "CPU per request (least): nginx $nginx_least µs, gateway $gateway_least µs -> nginx/gateway $(ratio "$nginx_least" "$gateway_least")"
 
 echo
 echo "== (b) 1 GiB on a miss (gateway fills its disk tier) vs curl straight from the origin"
