@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Cache and upstream: gateway [cache, upstream{url}] vs nginx proxy_cache, side by side on loopback, one run.
-#   (a) cache-hit requests/s for a 2 KiB object, wrk -t1 -c64 (alternating rounds, best of each);
+#   (a) cache-hit requests/s and CPU per request for a 2 KiB object, wrk -t1 -c64 (alternating rounds;
+#       the median of the per-round ratios is reported);
 #   (b) a 1 GiB object streamed on a miss (fill to the disk tier) vs curl straight from the origin,
 #       gateway RSS sampled from /proc during it; nginx proxy_cache's miss for reference;
 #   (c) 500 concurrent clients for one uncached 100 MiB object: upstream fetches (origin access log),
 #       sha256 of every body, time to last byte vs one client alone; nginx proxy_cache_lock alongside.
 # Needs a release build (.build/release/gateway) and nginx, wrk, curl, openssl, python3.
-# Environment: DURATION (wrk seconds, 10), ROUNDS (wrk rounds per server, 3), RUNS (1 GiB runs, 3),
+# Environment: DURATION (wrk seconds, 10), ROUNDS (wrk rounds per server, 5), RUNS (1 GiB runs, 5),
 # CLIENTS (concurrent clients in (c), 500), WORKERS (nginx workers and gateway loops, 2), KEEP (keep the work directory).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-duration="${DURATION:-10}"; rounds="${ROUNDS:-3}"; runs="${RUNS:-3}"; clients="${CLIENTS:-500}"; workers="${WORKERS:-2}"
+duration="${DURATION:-10}"; rounds="${ROUNDS:-5}"; runs="${RUNS:-5}"; clients="${CLIENTS:-500}"; workers="${WORKERS:-2}"
 gateway_bin="$root/.build/release/gateway"
 [ -x "$gateway_bin" ] || { echo "bench: build first: swift build -c release" >&2; exit 1; }
 for tool in nginx wrk curl openssl python3; do
@@ -110,8 +111,9 @@ wait_up() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && r
 wait_up "$origin/small.bin"; wait_up "$nginx/small.bin"; wait_up "$gateway/small.bin"
 xcache() { curl -fsS -o /dev/null -D - "$1" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache" {print $2}'; }
 upstream_count() { grep -c "^$1 " "$work/origin/access.log" || true; }
-best() { sort -g | tail -1; }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
+# Median of the per-round ratios a[i]/b[i] (each pair ran back to back, under the same background load).
+paired() { python3 -c "import sys, statistics; a, b = sys.argv[1].split(), sys.argv[2].split(); print(f'{statistics.median(float(x) / float(y) for x, y in zip(a, b)):.2f}')" "$1" "$2"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$gateway_pid/status"; }
 
 echo
@@ -142,10 +144,8 @@ for round in $(seq "$rounds"); do
   read -r r c < <(measure "$gateway/small.bin" "$gateway_pid"); gateway_rps+=("$r"); gateway_cpu+=("$c")
   echo "  round $round: nginx proxy_cache ${nginx_rps[-1]} req/s (${nginx_cpu[-1]} µs CPU/req), gateway ${gateway_rps[-1]} req/s (${gateway_cpu[-1]} µs CPU/req)"
 done
-nginx_best=$(printf '%s\n' "${nginx_rps[@]}" | best); gateway_best=$(printf '%s\n' "${gateway_rps[@]}" | best)
-nginx_least=$(printf '%s\n' "${nginx_cpu[@]}" | sort -g | head -1); gateway_least=$(printf '%s\n' "${gateway_cpu[@]}" | sort -g | head -1)
-echo "  best: nginx $nginx_best, gateway $gateway_best req/s -> gateway/nginx $(ratio "$gateway_best" "$nginx_best");" \
-     "CPU per request (least): nginx $nginx_least µs, gateway $gateway_least µs -> nginx/gateway $(ratio "$nginx_least" "$gateway_least")"
+echo "  median of per-round ratios: gateway/nginx requests/s $(paired "${gateway_rps[*]}" "${nginx_rps[*]}")," \
+     "nginx/gateway CPU per request $(paired "${nginx_cpu[*]}" "${gateway_cpu[*]}")"
 
 echo
 echo "== (b) 1 GiB on a miss (gateway fills its disk tier) vs curl straight from the origin"
@@ -172,10 +172,8 @@ for run in $(seq "$runs"); do
     "$run" "$(echo "${direct[-1]} / 1000000" | bc -l)" "$(echo "${through[-1]} / 1000000" | bc -l)" \
     "$(echo "${streamed[-1]} / 1000000" | bc -l)" "$(echo "${nginx_miss[-1]} / 1000000" | bc -l)" "$run_peak"
 done
-direct_best=$(printf '%s\n' "${direct[@]}" | best); through_best=$(printf '%s\n' "${through[@]}" | best)
-nginx_miss_best=$(printf '%s\n' "${nginx_miss[@]}" | best); streamed_best=$(printf '%s\n' "${streamed[@]}" | best)
-echo "  best: gateway miss/direct $(ratio "$through_best" "$direct_best"), not stored/direct $(ratio "$streamed_best" "$direct_best")," \
-     "nginx miss/direct $(ratio "$nginx_miss_best" "$direct_best"), gateway RSS peak $((peak / 1024)) MiB"
+echo "  median of per-run ratios to direct: gateway miss $(paired "${through[*]}" "${direct[*]}")," \
+     "not stored $(paired "${streamed[*]}" "${direct[*]}"), nginx miss $(paired "${nginx_miss[*]}" "${direct[*]}"); gateway RSS peak $((peak / 1024)) MiB"
 [ "$(xcache "$gateway/huge.bin?run=$runs")" = HIT ] && echo "  (the gateway's fill was stored: run $runs is now a HIT)"
 
 echo
