@@ -11,6 +11,8 @@ let package = Package(
     name: "gateway",
     products: [
         .executable(name: "gateway", targets: ["Gateway"]),
+        // A stand-in for the GitHub API, codeload, release storage and the Actions OIDC issuer (tests, demos).
+        .executable(name: "github-standin", targets: ["GitHubStandIn"]),
     ],
     targets: [
         // Thin system-library shims. Macros Swift cannot import are re-exported as static inline functions.
@@ -27,9 +29,13 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "Middlewares", dependencies: ["Pipeline"], swiftSettings: strict),
         .executableTarget(name: "Gateway", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),
+        .executableTarget(name: "GitHubStandIn", dependencies: ["Pipeline"], swiftSettings: strict),
 
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"], swiftSettings: strict),
+        // A raw-frame HTTP/2 client for tests that must misbehave (floods, stalls, resets).
+        .target(name: "HTTP2TestClient", path: "Tests/HTTP2TestClient", swiftSettings: strict),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HTTP2TestClient"], swiftSettings: strict),
         .testTarget(name: "MiddlewaresTests", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Gateway"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Middlewares", "Gateway", "GitHubStandIn", "HTTP2TestClient"],
+                    swiftSettings: strict),
     ]
 )

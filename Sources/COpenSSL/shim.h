@@ -17,6 +17,7 @@
 #include <openssl/ec.h>
 #include <openssl/bn.h>
 #include <openssl/param_build.h>
+#include <openssl/ecdsa.h>
 
 // Function-like macros re-exported as functions Swift can call (proxy.md §3.3).
 static inline long copenssl_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }

@@ -6,7 +6,7 @@ import Glibc
 
 /// Shared CLI plumbing: usage text, one-line errors, argument parsing, config loading.
 enum CLI {
-    static let commands = ["serve", "check", "list-types", "cert", "version", "help"]
+    static let commands = ["serve", "check", "list-types", "cert", "hash-password", "version", "help"]
 
     static let usage = """
         usage: gateway <command> [options]
@@ -16,6 +16,8 @@ enum CLI {
           list-types                   every middleware and source type with its options
           cert --dev [--dir DIR] [--name NAME]...
                                        create a local CA and a server certificate (default certs/, localhost)
+          hash-password [--user NAME] [--pbkdf2] [--token]
+                                       hash a password (or token) read from stdin or a prompt
           version                      print the version
         """
 

@@ -49,6 +49,10 @@ enum ServeCommand {
     nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
 }
 
+/// The signal sources live as long as the process. A local kept with `withExtendedLifetime` was
+/// released before `dispatchMain()` in release builds (it never returns), so SIGTERM did nothing.
+nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
+
 /// Serializes reloads and the final drain.
 actor Supervisor {
     let server: Server

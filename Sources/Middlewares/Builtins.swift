@@ -8,11 +8,19 @@ public enum Builtins {
         Respond.type,
         Router.type,
         Files.type,
+        BasicAuth.type,
+        BearerAuth.type,
+        OIDCAuth.type,
         Upstream.type,
         Cache.type,
+        TerraformRegistry.type,
+        GitHubWebhook.type,
     ]
 
-    public static let sourceTypes: [SourceType] = []
+    public static let sourceTypes: [SourceType] = [
+        DirectorySource.type,
+        GitHubSource.type,
+    ]
 
     public static var registry: TypeRegistry { TypeRegistry(middlewares: middlewareTypes, sources: sourceTypes) }
 }

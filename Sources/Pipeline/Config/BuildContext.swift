@@ -21,11 +21,36 @@ public final class BuildContext: @unchecked Sendable {
     /// Values shared by the middlewares of one load, keyed by a name a feature chooses
     /// (for example the URL signer that behaviours and auth both use).
     public var shared: [String: any Sendable] = [:]
+    /// Verifies signed URLs in every auth gate of this load (top-level `signedURLs`; a random
+    /// per-process key when none are configured).
+    public internal(set) var urlSigner: URLSigner = .ephemeral()
+    var warnedEphemeralSigner = false
+    /// For each chain being built (nested for routers): whether an authenticator came before the
+    /// element now being built.
+    private var authSeen: [Bool] = []
+
+    /// Whether the middleware being built sits behind an auth middleware (in its chain or an
+    /// enclosing one): a behaviour then signs the download URLs it hands out.
+    public var isBehindAuth: Bool { authSeen.contains(true) }
+    /// The `anonymous` paths of the stack being built; auth gates built for it skip them.
+    /// A behaviour's factory may add paths its protocol needs open (e.g. discovery documents).
+    public var anonymousPaths = PathPatterns()
 
     init(diagnostics: Diagnostics, environment: ConfigEnvironment, registry: TypeRegistry) {
         self.diagnostics = diagnostics
         self.environment = environment
         self.registry = registry
+    }
+
+    /// The signer for a behaviour that mints URLs (built at `pointer`). Warns once when no keys are
+    /// configured, because then URLs made by one replica fail on the others and after a restart.
+    public func signerForMinting(at pointer: JSONPointer) -> URLSigner {
+        if urlSigner.isEphemeral, !warnedEphemeralSigner {
+            warnedEphemeralSigner = true
+            diagnostics.warning(pointer, "mints signed URLs but pipeline.json has no \"signedURLs\" keys: a random key of this process "
+                + "is used, so its URLs fail on other replicas and after a restart")
+        }
+        return urlSigner
     }
 
     /// Keeps `value` so it is stopped when its pipeline is replaced.
@@ -176,9 +201,12 @@ public final class BuildContext: @unchecked Sendable {
         }
         var built: [(type: MiddlewareType, value: any Middleware, pointer: JSONPointer)] = []
         var failed = false
+        authSeen.append(false)
+        defer { authSeen.removeLast() }
         for (i, item) in items.enumerated() {
             if let element = element(item, at: pointer.appending(i)) {
                 built.append((element.type, element.value, pointer.appending(i)))
+                if element.value is any Authenticator { authSeen[authSeen.count - 1] = true }
             } else {
                 failed = true
             }
@@ -203,7 +231,36 @@ public final class BuildContext: @unchecked Sendable {
             }
         }
         if failed { return nil }
-        return Chain(built.map(\.value))
+        return Chain(gated(built.map { ($0.value, $0.pointer) }))
+    }
+
+    /// Folds each run of adjacent authenticators into one `AuthGate`, so they act as alternatives.
+    /// Authenticators separated by other middlewares stay separate gates that must each pass, which
+    /// is rarely meant: that gets a warning.
+    func gated(_ elements: [(value: any Middleware, pointer: JSONPointer)]) -> [any Middleware] {
+        var result: [any Middleware] = []
+        var run: [any Authenticator] = []
+        var gates: [JSONPointer] = []
+        func flush() {
+            guard !run.isEmpty else { return }
+            result.append(AuthGate(authenticators: run, anonymous: anonymousPaths, signer: urlSigner))
+            run = []
+        }
+        for (value, pointer) in elements {
+            if let authenticator = value as? any Authenticator {
+                if run.isEmpty { gates.append(pointer) }
+                run.append(authenticator)
+            } else {
+                flush()
+                result.append(value)
+            }
+        }
+        flush()
+        if gates.count > 1 {
+            diagnostics.warning(gates[1], "auth middlewares separated by other middlewares are separate checks that must all pass; "
+                + "place them next to each other to accept any of them")
+        }
+        return result
     }
 
     static func phaseAdvice(_ earlier: Phase, _ later: Phase) -> String {

@@ -1,9 +1,9 @@
 /// Decodes pipeline.json (DESIGN.md §4) into a `LoadedPipeline`, collecting every error and warning
 /// with its JSON pointer. Nothing is half-built: any error means no pipeline.
 public enum PipelineLoader {
-    static let topLevelKeys = ["version", "listeners", "sources", "middlewares", "stacks", "run", "workers", "drainTimeout"]
+    static let topLevelKeys = ["version", "listeners", "sources", "middlewares", "stacks", "run", "workers", "drainTimeout", "signedURLs"]
     static let listenerKeys = ["name", "listen", "tls", "protocols", "trustForwardedFrom", "limits", "timeouts", "http2"]
-    static let stackKeys = ["match", "chain", "maxBodyBytes", "listeners", "timeout"]
+    static let stackKeys = ["match", "chain", "maxBodyBytes", "listeners", "timeout", "anonymous"]
     static let matchKeys = ["host", "pathPrefix", "method"]
 
     /// Loads from JSON text. The result has a pipeline exactly when `diagnostics` has no errors.
@@ -30,6 +30,7 @@ public enum PipelineLoader {
         let workers = options.int("workers", default: 0, range: 0...256)
         let drainTimeout = options.duration("drainTimeout", default: .seconds(30))
         let listeners = loadListeners(options)
+        if let signer = loadSignedURLs(options) { context.urlSigner = signer }
 
         for (name, value, _) in options.map("sources") { context.sourceValues[name] = value }
         for (name, value, _) in options.map("middlewares") { context.namedValues[name] = value }
@@ -103,11 +104,17 @@ public enum PipelineLoader {
                 timeouts.sendIdle = nested.duration("sendIdle", default: timeouts.sendIdle)
             }
             var http2 = HTTP2Settings()
-            if let nested = entry.object("http2", allowed: ["maxConcurrentStreams", "maxHeaderListBytes", "initialWindowBytes", "maxResetsPerSecond"]) {
+            if let nested = entry.object("http2", allowed: ["maxConcurrentStreams", "maxHeaderListBytes", "initialWindowBytes",
+                                                            "maxResetsPerSecond", "maxControlFramesPerSecond"]) {
                 http2.maxConcurrentStreams = nested.int("maxConcurrentStreams", default: http2.maxConcurrentStreams, range: 1...100_000)
                 http2.maxHeaderListBytes = nested.size("maxHeaderListBytes", default: http2.maxHeaderListBytes)
+                if !(1024...(16 << 20)).contains(http2.maxHeaderListBytes) {
+                    nested.error("maxHeaderListBytes", "must be between 1KiB and 16MiB")
+                }
                 http2.initialWindowBytes = nested.int("initialWindowBytes", default: http2.initialWindowBytes, range: 1024...(1 << 31 - 1))
                 http2.maxResetsPerSecond = nested.int("maxResetsPerSecond", default: http2.maxResetsPerSecond, range: 1...1_000_000)
+                http2.maxControlFramesPerSecond = nested.int("maxControlFramesPerSecond", default: http2.maxControlFramesPerSecond,
+                                                             range: 10...1_000_000)
             }
             var tls: TLSServerContext?
             if let tlsOptions = entry.object("tls", allowed: ["certificate", "key", "certificates"]) {
@@ -170,15 +177,45 @@ public enum PipelineLoader {
                     stack.error("listeners", "unknown listener \"\(listener)\"" + DidYouMean.hint(for: listener, among: listenerNames))
                 }
             }
+            let anonymous = stack.strings("anonymous")
+            for pattern in anonymous {
+                if let problem = PathPatterns.problem(with: pattern) { stack.error("anonymous", problem) }
+            }
             context.stackName = name
+            context.anonymousPaths = PathPatterns(anonymous)
             let chain = context.chain(object["chain"], at: pointer.appending("chain"))
             context.stackName = nil
+            context.anonymousPaths = PathPatterns()
             if let chain {
                 result.append(CompiledStack(name: name, matches: matches, chain: chain, maxBodyBytes: maxBody, listeners: listeners,
                                             requestTimeout: timeout))
             }
         }
         return result
+    }
+
+    /// `"signedURLs": {"keys": [{"id": "k1", "secretFile": "..."}], "ttl": "5m"}`: the first key
+    /// signs, every key verifies. Nil when absent (an ephemeral key is used then).
+    static func loadSignedURLs(_ options: Options) -> URLSigner? {
+        guard let signed = options.object("signedURLs", allowed: ["keys", "ttl"]) else { return nil }
+        let ttl = signed.duration("ttl", default: .seconds(300))
+        if ttl < .seconds(1) || ttl > .seconds(86400) { signed.error("ttl", "must be between 1s and 24h") }
+        var keys: [URLSigner.Key] = []
+        let entries = signed.objects("keys", allowed: ["id", "secret", "secretFile"], required: true)
+        if signed.has("keys"), entries.isEmpty { signed.error("keys", "at least one key is required") }
+        for entry in entries {
+            guard let id = entry.string("id", required: true) else { continue }
+            if !URLSigner.isValidKeyID(id) { entry.error("id", "use 1 to 32 characters of A-Z a-z 0-9 . _ -") }
+            if keys.contains(where: { $0.id == id }) { entry.error("id", "duplicate key id \"\(id)\"") }
+            guard let secret = entry.secret("secret", required: true) else { continue }
+            if secret.bytes.count < URLSigner.minimumSecretBytes {
+                entry.error(entry.has("secret") ? "secret" : "secretFile",
+                            "too short: use at least \(URLSigner.minimumSecretBytes) characters (e.g. `openssl rand -hex 32`)")
+            }
+            keys.append(URLSigner.Key(id: id, secret: secret.bytes))
+        }
+        guard !keys.isEmpty else { return nil }
+        return URLSigner(keys: keys, ttl: ttl)
     }
 
     static func runOrder(_ options: Options, stacks: [String], declared: [String]) -> [String] {

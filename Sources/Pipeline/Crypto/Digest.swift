@@ -8,6 +8,9 @@ public enum Digest {
     /// SHA-256 of a string's UTF-8 bytes.
     public static func sha256(_ text: String) -> [UInt8] { sha256(Array(text.utf8)) }
 
+    /// SHA-512 of `bytes` (64 bytes).
+    public static func sha512(_ bytes: some Collection<UInt8>) -> [UInt8] { digest(Array(bytes), EVP_sha512()) }
+
     static func digest(_ bytes: [UInt8], _ md: OpaquePointer?) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0

@@ -30,10 +30,12 @@ final class SocketIO: Selectable, Expiring {
     private var readReady = false
     private var writeReady = false
     private var readWaiter: UnsafeContinuation<Void, any Error>?
-    private var writeWaiter: UnsafeContinuation<Void, any Error>?
+    /// Usually one; TLS can add a second when SSL_read needs to write while a write waits (HTTP/2 reads and writes at once).
+    private var writeWaiters: [UnsafeContinuation<Void, any Error>] = []
     private var readDeadline: UInt64 = 0
     private var writeDeadline: UInt64 = 0
     private(set) var isClosed = false
+    private var pendingReadInterrupt: IOError?
 
     init(fd: Int32, loop: EventLoop) throws {
         self.fd = fd
@@ -52,14 +54,13 @@ final class SocketIO: Selectable, Expiring {
             }
         }
         if events & CSYS_EPOLLOUT != 0 || failed {
-            if let waiter = writeWaiter {
-                writeWaiter = nil
-                waiter.resume()
+            if !writeWaiters.isEmpty {
+                resumeWriters(with: nil)
             } else {
                 writeReady = true
             }
         }
-        if readWaiter == nil && writeWaiter == nil { loop.untrack(self) }
+        if readWaiter == nil && writeWaiters.isEmpty { loop.untrack(self) }
     }
 
     /// Suspends until the socket may be readable again (call only after EAGAIN).
@@ -71,7 +72,22 @@ final class SocketIO: Selectable, Expiring {
         }
         readDeadline = deadline
         loop.track(self)
-        try await withUnsafeThrowingContinuation { readWaiter = $0 }
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            // The task can hop (an executor switch after a continuation was resumed off the loop)
+            // between the check above and this closure; readiness reported meanwhile was latched
+            // and epoll, being edge-triggered, will not report it again.
+            if isClosed {
+                continuation.resume(throwing: IOError.closed)
+            } else if let interrupt = pendingReadInterrupt {
+                pendingReadInterrupt = nil
+                continuation.resume(throwing: interrupt)
+            } else if readReady {
+                readReady = false
+                continuation.resume()
+            } else {
+                readWaiter = continuation
+            }
+        }
     }
 
     /// Suspends until the socket may be writable again (call only after EAGAIN).
@@ -81,9 +97,19 @@ final class SocketIO: Selectable, Expiring {
             writeReady = false
             return
         }
-        writeDeadline = deadline
+        writeDeadline = writeWaiters.isEmpty ? deadline : min(writeDeadline, deadline)
         loop.track(self)
-        try await withUnsafeThrowingContinuation { writeWaiter = $0 }
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            // As in waitReadable: readiness may have been latched while the task hopped.
+            if isClosed {
+                continuation.resume(throwing: IOError.closed)
+            } else if writeReady {
+                writeReady = false
+                continuation.resume()
+            } else {
+                writeWaiters.append(continuation)
+            }
+        }
     }
 
     var isWaitingToRead: Bool { readWaiter != nil }
@@ -93,11 +119,8 @@ final class SocketIO: Selectable, Expiring {
             readWaiter = nil
             waiter.resume(throwing: IOError.timeout)
         }
-        if let waiter = writeWaiter, writeDeadline != 0, now >= writeDeadline {
-            writeWaiter = nil
-            waiter.resume(throwing: IOError.timeout)
-        }
-        if readWaiter == nil && writeWaiter == nil { loop.untrack(self) }
+        if !writeWaiters.isEmpty, writeDeadline != 0, now >= writeDeadline { resumeWriters(with: .timeout) }
+        if readWaiter == nil && writeWaiters.isEmpty { loop.untrack(self) }
     }
 
     /// Ends any wait with `error` (drain, shutdown).
@@ -106,11 +129,51 @@ final class SocketIO: Selectable, Expiring {
             readWaiter = nil
             waiter.resume(throwing: error)
         }
-        if let waiter = writeWaiter {
-            writeWaiter = nil
-            waiter.resume(throwing: error)
-        }
+        resumeWriters(with: error)
         loop.untrack(self)
+    }
+
+    private func resumeWriters(with error: IOError?) {
+        let waiters = writeWaiters
+        writeWaiters = []
+        for waiter in waiters {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume() }
+        }
+    }
+
+    /// Ends only a pending read wait with `error`; a write in progress goes on (HTTP/2 stops its
+    /// reader while its writer still flushes the last frames).
+    func interruptRead(_ error: IOError) {
+        guard let waiter = readWaiter else {
+            // The reader is between waits: it gets the error on its next one.
+            pendingReadInterrupt = error
+            return
+        }
+        readWaiter = nil
+        waiter.resume(throwing: error)
+        if writeWaiters.isEmpty { loop.untrack(self) }
+    }
+
+    /// Sends FIN: the peer sees the end of what was written, and reading goes on.
+    func shutdownWrite() {
+        if !isClosed { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    /// Reads and drops whatever the peer still sends until it closes or `deadline` passes.
+    /// Closing with unread input makes the kernel send RST, which can destroy the peer's copy of
+    /// the last bytes written; a short linger after FIN avoids that (nginx's lingering_close).
+    func linger(until deadline: UInt64) async {
+        var scratch = [UInt8](repeating: 0, count: 16 * 1024)
+        while !isClosed {
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { continue }
+            if n == 0 { return }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: do { try await waitReadable(deadline: deadline) } catch { return }
+            default: return
+            }
+        }
     }
 
     func close() {

@@ -20,6 +20,8 @@ protocol Transport: AnyObject {
     func write(_ bytes: [UInt8], _ more: [UInt8], deadline: UInt64) async throws
     /// Closes the connection (TLS sends close_notify first, without waiting).
     func close()
+    /// Ends the sending side (TLS close_notify, then FIN) while reads may go on.
+    func finishWriting()
 }
 
 /// What a read that may not wait found.
@@ -63,4 +65,6 @@ final class PlainTransport: Transport {
     }
 
     func close() { io.close() }
+
+    func finishWriting() { io.shutdownWrite() }
 }

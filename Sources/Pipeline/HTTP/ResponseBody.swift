@@ -8,6 +8,9 @@ public protocol ResponseBodyWriter: Sendable {
     func write(_ chunk: [UInt8]) async throws
     /// Writes part of an open file; the HTTP/1.1 codec uses sendfile on plain sockets.
     func write(file region: FileRegion) async throws
+    /// Sends trailer fields after the last chunk (on HTTP/2 a HEADERS frame that ends the stream).
+    /// Call it at most once, after the last `write`; codecs that cannot carry trailers drop them.
+    func writeTrailers(_ trailers: HTTPFields) async throws
 }
 
 extension ResponseBodyWriter {
@@ -22,6 +25,9 @@ extension ResponseBodyWriter {
             offset += Int64(chunk.count)
         }
     }
+
+    /// Drops the trailers: the default for codecs and writers that have no place for them.
+    public func writeTrailers(_ trailers: HTTPFields) async throws {}
 }
 
 /// A file opened for reading, closed when the last reference goes away.

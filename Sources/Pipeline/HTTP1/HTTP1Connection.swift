@@ -5,13 +5,15 @@ final class HTTP1Connection: DrainableConnection {
     let transport: any Transport
     let core: ServerCore
     let info: ConnectionInfo
-    let buffer = ByteBuffer()
+    let buffer: ByteBuffer
     private let parser: HTTP1Parser
     private var idle = true
     private var body: HTTP1BodyReader?
 
-    init(transport: any Transport, core: ServerCore, info: ConnectionInfo) {
+    /// `buffer` may already hold the first bytes (read while sniffing for the HTTP/2 preface).
+    init(transport: any Transport, core: ServerCore, info: ConnectionInfo, buffer: ByteBuffer = ByteBuffer()) {
         self.transport = transport
+        self.buffer = buffer
         self.core = core
         self.info = info
         parser = HTTP1Parser(limits: info.listener.limits)

@@ -19,14 +19,26 @@ public struct Timeouts: Sendable, Equatable {
     public init() {}
 }
 
-/// HTTP/2 settings of a listener.
+/// HTTP/2 settings of a listener: what is advertised in SETTINGS and the flood limits that end a
+/// connection with GOAWAY ENHANCE_YOUR_CALM.
 public struct HTTP2Settings: Sendable, Equatable {
+    /// SETTINGS_MAX_CONCURRENT_STREAMS; streams whose handler still runs after a reset count too.
     public var maxConcurrentStreams = 128
+    /// SETTINGS_MAX_HEADER_LIST_SIZE. A request whose decoded header list is larger gets 431
+    /// (HPACK bombs); a header block larger on the wire ends the connection (CONTINUATION flood).
     public var maxHeaderListBytes = 64 * 1024
+    /// SETTINGS_INITIAL_WINDOW_SIZE: how much of a request body a client may send ahead of the
+    /// handler. The connection window is four times this.
     public var initialWindowBytes = 1 << 20
     /// Stream resets a client may cause per second before the connection is closed with
     /// ENHANCE_YOUR_CALM (CVE-2023-44487).
     public var maxResetsPerSecond = 200
+    /// SETTINGS, PING, PRIORITY, empty DATA and unknown frames a client may send per second
+    /// (CVE-2019-9512/9515/9518 style floods).
+    public var maxControlFramesPerSecond = 1000
+
+    /// The connection-level receive window.
+    var connectionWindowBytes: Int { min(initialWindowBytes * 4, Int(Int32.max)) }
 
     public init() {}
 }
@@ -62,6 +74,6 @@ public struct ListenerConfig: Sendable {
 }
 
 extension ListenerConfig {
-    /// What a TLS listener offers in ALPN when `protocols` is not given.
-    public static let defaultTLSProtocols = ["http/1.1"]
+    /// What a TLS listener offers in ALPN when `protocols` is not given, in preference order.
+    public static let defaultTLSProtocols = ["h2", "http/1.1"]
 }

@@ -156,11 +156,40 @@ public final class Server: Sendable {
                 return
             }
         }
-        let info = ConnectionInfo(listener: config, peer: peer, tlsVersion: transport.tlsVersion, version: .http1_1)
-        let connection = HTTP1Connection(transport: transport, core: core, info: info)
-        let id = ObjectIdentifier(connection)
-        loop.connections[id] = connection
-        await connection.run()
-        loop.connections[id] = nil
+        let buffer = ByteBuffer()
+        let speaksHTTP2: Bool
+        if config.tls != nil {
+            speaksHTTP2 = transport.negotiatedProtocol == "h2"
+        } else if config.protocols.contains("h2") {
+            // h2c with prior knowledge: the client's first bytes say which protocol it speaks.
+            guard let preface = await HTTP2Preface.sniff(transport, into: buffer, deadline: Monotonic.after(config.timeouts.requestHead)) else {
+                transport.close()
+                return
+            }
+            speaksHTTP2 = preface
+        } else {
+            speaksHTTP2 = false
+        }
+        if !speaksHTTP2, !config.protocols.contains("http/1.1") {
+            transport.close()
+            return
+        }
+        let info = ConnectionInfo(listener: config, peer: peer, tlsVersion: transport.tlsVersion, version: speaksHTTP2 ? .http2 : .http1_1)
+        if speaksHTTP2 {
+            guard let connection = try? HTTP2Connection(transport: transport, core: core, info: info, buffer: buffer) else {
+                transport.close()
+                return
+            }
+            let id = ObjectIdentifier(connection)
+            loop.connections[id] = connection
+            await connection.run()
+            loop.connections[id] = nil
+        } else {
+            let connection = HTTP1Connection(transport: transport, core: core, info: info, buffer: buffer)
+            let id = ObjectIdentifier(connection)
+            loop.connections[id] = connection
+            await connection.run()
+            loop.connections[id] = nil
+        }
     }
 }

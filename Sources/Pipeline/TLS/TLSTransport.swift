@@ -134,12 +134,23 @@ final class TLSTransport: Transport {
     }
 
     func close() {
-        if !io.isClosed {
-            ERR_clear_error()
-            _ = SSL_shutdown(ssl)
-            ERR_clear_error()
-        }
+        sendCloseNotify()
         io.close()
+    }
+
+    func finishWriting() {
+        sendCloseNotify()
+        io.shutdownWrite()
+    }
+
+    private var sentCloseNotify = false
+
+    private func sendCloseNotify() {
+        guard !io.isClosed, !sentCloseNotify else { return }
+        sentCloseNotify = true
+        ERR_clear_error()
+        _ = SSL_shutdown(ssl)
+        ERR_clear_error()
     }
 }
 

@@ -1,0 +1,111 @@
+import Pipeline
+
+/// `/_standin/…` on every listener: what tests use to steer and observe the stand-in.
+///
+/// * `GET /_standin/counters`, `POST /_standin/counters/reset`: requests served, by kind.
+/// * `GET|POST /_standin/knobs`: latency, rate-limit exhaustion, secondary limits, 5xx, body
+///   resets, token lifetime (see `apply`).
+/// * `POST /_standin/events`: delivers a signed webhook (`WebhookSender`).
+/// * `POST /_standin/oidc/token` (`{"claims", "header", "lifetimeSeconds", "unknownKey"}` →
+///   `{"value": jwt}`), `POST /_standin/oidc/rotate` (`{"dropOld": bool}` → `{"kid"}`).
+/// * `GET /_standin/urls`: the base URL of each listener.
+struct ControlHandler: Middleware {
+    let state: StandInState
+
+    func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
+        guard request.path.hasPrefix("/_standin/") else { return try await next(request, context) }
+        let body = try await request.body.collect(upTo: 1 << 20)
+        let json = body.isEmpty ? JSONValue.object(JSONObject()) : try parse(body)
+        switch (request.method, request.path) {
+        case (.get, "/_standin/counters"):
+            return Response.json(.object(JSONObject(state.counters.sorted { $0.key < $1.key }.map { ($0.key, .number(Double($0.value))) })))
+        case (.post, "/_standin/counters/reset"):
+            state.resetCounters()
+            return Response.json(["reset": true])
+        case (.get, "/_standin/knobs"):
+            return Response.json(describe(state.knobs))
+        case (.post, "/_standin/knobs"):
+            try apply(json)
+            return Response.json(describe(state.knobs))
+        case (.post, "/_standin/events"):
+            return Response.json(try await WebhookSender(state: state).deliver(json))
+        case (.post, "/_standin/oidc/token"):
+            let token = try OIDCIssuer(state: state).mint(claims: json["claims"]?.object ?? JSONObject(), header: json["header"]?.object ?? JSONObject(),
+                                                           lifetime: json["lifetimeSeconds"]?.number ?? 300,
+                                                           unknownKey: json["unknownKey"]?.bool ?? false)
+            return Response.json(.object(JSONObject([("value", .string(token))])))
+        case (.post, "/_standin/oidc/rotate"):
+            let kid = try state.rotateOIDCKey(dropOld: json["dropOld"]?.bool ?? false)
+            return Response.json(.object(JSONObject([("kid", .string(kid))])))
+        case (.get, "/_standin/urls"):
+            let urls = state.urls
+            return Response.json(.object(JSONObject([("api", .string(urls.api)), ("codeload", .string(urls.codeload)),
+                                                     ("objects", .string(urls.objects)), ("oidc", .string(urls.oidc))])))
+        default:
+            throw HTTPError(.notFound, "no such control endpoint")
+        }
+    }
+
+    private func parse(_ body: [UInt8]) throws -> JSONValue {
+        do {
+            return try JSONParser.parse(body)
+        } catch {
+            throw HTTPError(.badRequest, "body is not JSON: \(error)")
+        }
+    }
+
+    /// Knob changes; a key set to `null` turns its fault off:
+    /// `{"latencyMs": 200}`, `{"rateLimit": {"exhausted": true, "resetInSeconds": 60}}`,
+    /// `{"secondaryLimit": {"status": 429, "retryAfter": 30, "count": 1}}`,
+    /// `{"serverErrors": {"status": 502, "count": 2, "on": "api"}}` (`on`: api, codeload, objects, all),
+    /// `{"resetBodies": {"afterBytes": 1000, "count": 1, "on": "codeload"}}`, `{"tokenLifetimeSeconds": 5}`,
+    /// `{"revokeTokens": true}` (every issued installation token becomes unknown: 401).
+    private func apply(_ json: JSONValue) throws {
+        guard let object = json.object else { throw HTTPError(.badRequest, "expected a JSON object") }
+        var problems: [String] = []
+        state.updateKnobs { knobs in
+            for (key, value) in object {
+                switch key {
+                case "latencyMs":
+                    knobs.latencyMilliseconds = max(0, value.int ?? 0)
+                case "rateLimit":
+                    if value["exhausted"]?.bool == true {
+                        knobs.exhaustedUntil = WallClock.now + (value["resetInSeconds"]?.number ?? 3600)
+                    } else {
+                        knobs.exhaustedUntil = nil
+                    }
+                case "secondaryLimit":
+                    knobs.secondary = value == .null ? nil
+                        : (value["status"]?.int ?? 403, value["retryAfter"]?.int ?? 60, value["count"]?.int ?? 1)
+                case "serverErrors":
+                    knobs.serverErrors = value == .null ? nil
+                        : (value["status"]?.int ?? 502, value["count"]?.int ?? 1, value["on"]?.string ?? "api")
+                case "resetBodies":
+                    knobs.resetBodies = value == .null ? nil
+                        : (value["afterBytes"]?.int ?? 0, value["count"]?.int ?? 1, value["on"]?.string ?? "all")
+                case "tokenLifetimeSeconds":
+                    knobs.tokenLifetime = max(1, value.number ?? 3600)
+                case "revokeTokens":
+                    break
+                default:
+                    problems.append(key)
+                }
+            }
+        }
+        if !problems.isEmpty { throw HTTPError(.badRequest, "unknown knob(s): \(problems.joined(separator: ", "))") }
+        if object["revokeTokens"]?.bool == true { state.revokeTokens() }
+    }
+
+    private func describe(_ knobs: Knobs) -> JSONValue {
+        var object = JSONObject([("latencyMs", .number(Double(knobs.latencyMilliseconds))), ("tokenLifetimeSeconds", .number(knobs.tokenLifetime))])
+        object["rateLimitExhaustedUntil"] = knobs.exhaustedUntil.map { .number($0.rounded(.down)) } ?? .null
+        object["secondaryLimit"] = knobs.secondary.map { .object(JSONObject([("status", .number(Double($0.status))),
+                                                                             ("retryAfter", .number(Double($0.retryAfter))),
+                                                                             ("count", .number(Double($0.count)))])) } ?? .null
+        object["serverErrors"] = knobs.serverErrors.map { .object(JSONObject([("status", .number(Double($0.status))),
+                                                                              ("count", .number(Double($0.count))), ("on", .string($0.on))])) } ?? .null
+        object["resetBodies"] = knobs.resetBodies.map { .object(JSONObject([("afterBytes", .number(Double($0.afterBytes))),
+                                                                           ("count", .number(Double($0.count))), ("on", .string($0.on))])) } ?? .null
+        return .object(object)
+    }
+}

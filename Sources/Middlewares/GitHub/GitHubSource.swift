@@ -1,0 +1,311 @@
+import Pipeline
+import Synchronization
+
+/// `github`: an organisation's (or user's) repositories on github.com or Enterprise Server, read
+/// through the REST API. Behaviours ask it for repositories, tags, releases and files, and for
+/// ready-made upstream requests for tarballs and release assets, which `upstream` streams.
+///
+/// Metadata answers are cached for `freshFor`, then revalidated with ETags; calls are
+/// single-flight per answer; a spent rate limit serves stale answers or, with none, throws
+/// `HTTPError` 503 with `Retry-After`. A repository that does not exist, or that the credentials
+/// cannot see (GitHub answers 404 for both), lists no tags or releases and has no files.
+///
+/// ```json
+/// "org": {"type": "github", "owner": "acme",
+///         "app": {"id": "12345", "installation": "67890", "privateKeyFile": "/run/secrets/app.pem"}}
+/// ```
+public final class GitHubSource: Source {
+    /// The name the source has in pipeline.json.
+    public let name: String
+    /// The organisation or user whose repositories are served.
+    public let owner: String
+    /// The HTTP client for API calls and downloads (its CA file and timeouts).
+    public let client: HTTPClient
+    let api: GitHubAPI
+    let cache: GitHubMetadataCache
+    let credentials: GitHubCredentials
+    let rateLimit: GitHubRateLimit
+    let maxFileBytes: Int
+    /// The cap on one page of JSON.
+    let maxPageBytes = 16 << 20
+    /// A listing stops after this many pages (10,000 items), whatever `Link` says.
+    let maxPages = 100
+    private let reposPath: Mutex<String?>
+
+    init(name: String, owner: String, api: GitHubAPI, credentials: GitHubCredentials, rateLimit: GitHubRateLimit,
+         cache: GitHubMetadataCache, maxFileBytes: Int) {
+        self.name = name
+        self.owner = owner
+        self.api = api
+        client = api.client
+        self.credentials = credentials
+        self.rateLimit = rateLimit
+        self.cache = cache
+        self.maxFileBytes = maxFileBytes
+        reposPath = Mutex(nil)
+    }
+
+    /// Changes whenever cached metadata changed or was invalidated: behaviours that derive their
+    /// own caches from the source compare it to know when to rebuild.
+    public var generation: UInt64 { cache.generation }
+
+    /// How many installation tokens were minted (0 without an App).
+    public var tokensMinted: Int {
+        if case .app(let tokens) = credentials { return tokens.minted }
+        return 0
+    }
+
+    // MARK: Metadata
+
+    /// The owner's repositories visible to the credentials, with topics.
+    public func repositories() async throws -> [GitHubRepository] {
+        let all: [GitHubRepository]
+        if case .app = credentials {
+            // An installation lists exactly what it was granted (GET /installation/repositories).
+            all = try await list(api.url("/installation/repositories", query: [("per_page", "100")]), scope: "owner",
+                                 decode: GitHubRepository.init(json:))
+        } else {
+            let known = reposPath.withLock { $0 }
+            if let known {
+                all = try await list(api.url(known, query: [("per_page", "100")]), scope: "owner", decode: GitHubRepository.init(json:))
+            } else {
+                let org = "/orgs/\(Self.segment(owner))/repos"
+                let answer = try await listAnswer(api.url(org, query: [("per_page", "100")]), scope: "owner", decode: GitHubRepository.init(json:))
+                if answer.status == 404 {
+                    // Not an organisation: a user account lists its repositories elsewhere.
+                    let user = "/users/\(Self.segment(owner))/repos"
+                    reposPath.withLock { $0 = user }
+                    all = try await list(api.url(user, query: [("per_page", "100")]), scope: "owner", decode: GitHubRepository.init(json:))
+                } else {
+                    reposPath.withLock { $0 = org }
+                    all = answer.value as? [GitHubRepository] ?? []
+                }
+            }
+        }
+        let prefix = owner.lowercasedASCII() + "/"
+        return all.filter { $0.fullName.lowercasedASCII().hasPrefix(prefix) || !$0.fullName.contains("/") }
+    }
+
+    /// One repository, or nil when it does not exist or is not visible.
+    public func repository(_ repo: String) async throws -> GitHubRepository? {
+        guard let path = repoPath(repo) else { return nil }
+        return try await object(api.url(path), repo: repo, decode: GitHubRepository.init(json:))
+    }
+
+    /// The repository's tags, newest first as GitHub orders them; empty for an unknown repository.
+    public func tags(repo: String) async throws -> [GitHubTag] {
+        guard let path = repoPath(repo) else { return [] }
+        return try await list(api.url(path + "/tags", query: [("per_page", "100")]), scope: Self.scope(repo), decode: GitHubTag.init(json:))
+    }
+
+    /// The repository's releases (drafts included when the credentials may see them); empty for an
+    /// unknown repository.
+    public func releases(repo: String) async throws -> [GitHubRelease] {
+        guard let path = repoPath(repo) else { return [] }
+        return try await list(api.url(path + "/releases", query: [("per_page", "100")]), scope: Self.scope(repo),
+                              decode: GitHubRelease.init(json:))
+    }
+
+    /// The published release of `tag`, or nil.
+    public func release(repo: String, tag: String) async throws -> GitHubRelease? {
+        guard let path = repoPath(repo), Self.isValidRef(tag) else { return nil }
+        return try await object(api.url(path + "/releases/tags/" + Self.refPath(tag)), repo: repo, decode: GitHubRelease.init(json:))
+    }
+
+    /// The bytes of the file at `path` in `ref` (the default branch when nil), up to the source's
+    /// `maxFileBytes`; nil when the repository, ref or file does not exist.
+    public func file(repo: String, path: String, ref: String? = nil) async throws -> [UInt8]? {
+        guard let repoPath = repoPath(repo), Self.isValidFilePath(path) else { return nil }
+        if let ref, !Self.isValidRef(ref) { return nil }
+        let url = api.url(repoPath + "/contents/" + PercentEncoding.encodePath(path), query: ref.map { [("ref", $0)] } ?? [])
+        let limit = maxFileBytes
+        let answer = try await cached(url, accept: GitHubAPI.raw, scope: Self.scope(repo), limit: limit, single: true) { body in body }
+        guard answer.status == 200 else { return nil }
+        return answer.value as? [UInt8]
+    }
+
+    // MARK: Downloads (streamed by `upstream`)
+
+    /// A request for the gzipped tarball of `ref` (a tag, branch or commit SHA). GitHub redirects it
+    /// to codeload, which `upstream` follows. The top directory inside is `owner-repo-<sha7>/`.
+    /// The cache key names the commit when the ref is a tag or a SHA, so the same bytes are shared.
+    public func tarballRequest(repo: String, ref: String) async throws -> Request {
+        try await archiveRequest(repo: repo, ref: ref, kind: "tarball", suffix: "tar.gz")
+    }
+
+    /// Like `tarballRequest`, for the zip archive.
+    public func zipballRequest(repo: String, ref: String) async throws -> Request {
+        try await archiveRequest(repo: repo, ref: ref, kind: "zipball", suffix: "zip")
+    }
+
+    /// A request for a release asset's bytes. GitHub answers 302 to a storage host (or 200); the
+    /// client follows the redirect without the Authorization header (HTTPClient drops credentials on
+    /// a cross-origin redirect), as the storage host refuses requests that carry one.
+    public func assetRequest(repo: String, asset: GitHubAsset) async throws -> Request {
+        try await assetRequest(repo: repo, assetID: asset.id)
+    }
+
+    /// A request for release asset `assetID` of `repo`.
+    public func assetRequest(repo: String, assetID: Int) async throws -> Request {
+        guard let path = repoPath(repo) else { throw HTTPError(.notFound, "no such repository") }
+        let authorization = try await authorization()
+        guard var request = Request(url: api.url(path + "/releases/assets/\(assetID)"),
+                                    headers: api.headers(accept: "application/octet-stream", authorization: authorization)) else {
+            throw HTTPError(.internalServerError, "cannot build the asset request")
+        }
+        request.upstream = UpstreamOptions(client: client, followRedirects: true, cacheKey: "github-asset:\(owner)/\(repo)/\(assetID)",
+                                           immutable: true)
+        return request
+    }
+
+    private func archiveRequest(repo: String, ref: String, kind: String, suffix: String) async throws -> Request {
+        guard let path = repoPath(repo) else { throw HTTPError(.notFound, "no such repository") }
+        guard Self.isValidRef(ref) else { throw HTTPError(.badRequest, "invalid ref") }
+        var sha: String?
+        if Self.isCommitSHA(ref) {
+            sha = ref.lowercasedASCII()
+        } else if let tag = try await tags(repo: repo).first(where: { $0.name == ref }) {
+            sha = tag.sha
+        }
+        let authorization = try await authorization()
+        // A tag is fetched by its commit, so the bytes match the cache key even if the tag moves meanwhile.
+        let target = sha ?? ref
+        guard var request = Request(url: api.url(path + "/\(kind)/" + Self.refPath(target)),
+                                    headers: api.headers(accept: GitHubAPI.json, authorization: authorization)) else {
+            throw HTTPError(.internalServerError, "cannot build the archive request")
+        }
+        request.upstream = UpstreamOptions(client: client, followRedirects: true,
+                                           cacheKey: "github:\(owner)/\(repo)@\(target).\(suffix)", immutable: sha != nil)
+        return request
+    }
+
+    private func authorization() async throws -> String? {
+        do {
+            return try await credentials.authorization()
+        } catch let error as GitHubError {
+            Log.error("github credentials failed", [("source", name), ("reason", error.description)])
+            throw error.httpError
+        }
+    }
+
+    // MARK: Invalidation
+
+    /// Makes everything cached about `repo` stale at once (a webhook said it changed).
+    public func invalidate(repo: String) {
+        let scope = Self.scope(repo)
+        cache.invalidate { $0 == scope }
+    }
+
+    /// Makes the repository list stale (a repository was created, deleted, renamed or changed visibility).
+    public func invalidateRepositoryList() {
+        cache.invalidate { $0 == "owner" }
+    }
+
+    /// Makes every cached answer stale.
+    public func invalidateAll() {
+        cache.invalidate { _ in true }
+    }
+
+    // MARK: Calls through the cache
+
+    private func list<T: Sendable>(_ url: String, scope: String, decode: @escaping @Sendable (JSONValue) -> T?) async throws -> [T] {
+        let answer = try await listAnswer(url, scope: scope, decode: decode)
+        return answer.status == 200 ? answer.value as? [T] ?? [] : []
+    }
+
+    private func listAnswer<T: Sendable>(_ url: String, scope: String, decode: @escaping @Sendable (JSONValue) -> T?) async throws -> CachedAnswer {
+        try await cached(url, accept: GitHubAPI.json, scope: scope, limit: maxPageBytes) { body in
+            guard let json = try? JSONParser.parse(body) else { return [T]() }
+            // Most lists are arrays; /installation/repositories wraps its list in an object.
+            let items = json.array ?? json["repositories"]?.array ?? []
+            return items.compactMap(decode)
+        }
+    }
+
+    private func object<T: Sendable>(_ url: String, repo: String, decode: @escaping @Sendable (JSONValue) -> T?) async throws -> T? {
+        let answer = try await cached(url, accept: GitHubAPI.json, scope: Self.scope(repo), limit: maxPageBytes, single: true) { body in
+            (try? JSONParser.parse(body)).flatMap(decode).map { [$0] } ?? [T]()
+        }
+        guard answer.status == 200 else { return nil }
+        return (answer.value as? [T])?.first
+    }
+
+    /// Fetches `url` and the pages its `Link` headers name, conditionally where an earlier answer
+    /// left ETags, and decodes the concatenated pages with `decode` (bytes → array of items).
+    private func cached<T: Sendable>(_ url: String, accept: String, scope: String, limit: Int, single: Bool = false,
+                                     decode: @escaping @Sendable ([UInt8]) -> [T]) async throws -> CachedAnswer {
+        let api = self.api, maxPages = self.maxPages
+        do {
+            return try await cache.answer(url + " " + accept, scope: scope) { previous in
+                var pages: [CachedPage] = []
+                var next: String? = url
+                while let current = next, pages.count < maxPages {
+                    let old = previous?.pages.first { $0.url == current }
+                    let answer = try await api.get(current, accept: accept, etag: old?.etag, limit: limit)
+                    switch answer.status {
+                    case 304 where old != nil:
+                        pages.append(old!)
+                    case 200:
+                        var link = single ? nil : LinkHeader(answer.headers.values("Link")).next
+                        if let target = link, !api.isAPI(target) { link = nil }
+                        pages.append(CachedPage(url: current, etag: answer.headers["ETag"], body: answer.body, next: link))
+                    case 404 where pages.isEmpty:
+                        return CachedAnswer(status: 404, pages: [], value: [T]())
+                    case 403:
+                        throw GitHubError.credentials("403 \(InstallationTokenCache.message(answer.body))")
+                    default:
+                        throw GitHubError.unexpected(status: answer.status, InstallationTokenCache.message(answer.body))
+                    }
+                    next = pages.last?.next
+                }
+                return CachedAnswer(status: 200, pages: pages, value: pages.flatMap { decode($0.body) })
+            }
+        } catch let error as GitHubError {
+            if case .rateLimited = error {} else {
+                Log.error("github call failed", [("source", name), ("reason", error.description)])
+            }
+            throw error.httpError
+        }
+    }
+
+    // MARK: Names
+
+    private func repoPath(_ repo: String) -> String? {
+        guard Self.isValidRepoName(repo) else { return nil }
+        return "/repos/\(Self.segment(owner))/\(repo)"
+    }
+
+    static func scope(_ repo: String) -> String { "repo:" + repo.lowercasedASCII() }
+
+    static func segment(_ text: String) -> String { PercentEncoding.encodePathSegment(text) }
+
+    /// A ref in a URL path: segments encoded, `/` kept (branches such as `release/1.x`).
+    static func refPath(_ ref: String) -> String { PercentEncoding.encodePath(ref) }
+
+    /// GitHub repository names: ASCII letters, digits, `.`, `-`, `_`; never `.` or `..`.
+    static func isValidRepoName(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 100, name != ".", name != ".." else { return false }
+        return name.utf8.allSatisfy { byte in
+            (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || "-._".utf8.contains(byte)
+        }
+    }
+
+    /// Git ref names as git-check-ref-format allows them, minus what could change a URL's meaning.
+    static func isValidRef(_ ref: String) -> Bool {
+        guard !ref.isEmpty, ref.utf8.count <= 255, !ref.hasPrefix("-"), !ref.hasPrefix("/"), !ref.hasSuffix("/"),
+              !ref.contains(".."), !ref.contains("//"), !ref.hasSuffix(".lock") else { return false }
+        return ref.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && !"~^:?*[\\%#".utf8.contains($0) }
+    }
+
+    static func isCommitSHA(_ ref: String) -> Bool {
+        ref.utf8.count == 40 && ref.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) }
+    }
+
+    /// A repository-relative file path without empty, `.` or `..` segments.
+    static func isValidFilePath(_ path: String) -> Bool {
+        guard !path.isEmpty, path.utf8.count <= 1024 else { return false }
+        return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { segment in
+            !segment.isEmpty && segment != "." && segment != ".." && segment.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+import COpenSSL
+
+/// A key that cannot be read or used, or a failed signing operation. The message names what is
+/// wrong with the key or input; it never contains key material.
+public struct CryptoError: Error, Sendable, CustomStringConvertible, Equatable {
+    public let message: String
+
+    public init(_ message: String) { self.message = message }
+
+    /// `message` followed by what OpenSSL's error queue holds (the queue is emptied).
+    static func openSSL(_ message: String) -> CryptoError {
+        CryptoError(message + ": " + OpenSSLError.drain())
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Pipeline
+import Testing
+
+/// A fixture folder for `github-standin`, built from a test with real git: repositories with
+/// commits, tags and branches, release JSON with asset files, and `standin.json` with a fresh
+/// GitHub App key pair.
+///
+/// ```swift
+/// let fixtures = GitHubFixtures()
+/// let vpc = fixtures.repo("terraform-aws-vpc", topics: ["terraform-module"])
+/// vpc.commit(["main.tf": "# v1"])
+/// vpc.tag("v1.0.0")
+/// vpc.release("v1.0.0", assets: ["notes.txt": Array("hi".utf8)])
+/// let standIn = try StandInProcess(fixtures: fixtures)
+/// ```
+final class GitHubFixtures: @unchecked Sendable {
+    let directory = TemporaryDirectory("github-fixtures")
+    let owner: String
+    let appID = 1001
+    let installation = 2002
+    /// The App's private key (PEM at `appKeyPath`), for the gateway's `github` source.
+    let appKey: PrivateKey
+    /// A token configured as a user's personal access token (sees private repositories and drafts).
+    let userToken = "ghp_" + SecureRandom.hex(18)
+    var tokenLifetime: Double
+    var rateLimit = 5000
+    var oidcRequestToken = "runner-" + SecureRandom.hex(8)
+
+    init(owner: String = "acme", tokenLifetime: Double = 3600) {
+        self.owner = owner
+        self.tokenLifetime = tokenLifetime
+        appKey = try! PrivateKey.generate(.rsa(bits: 2048))
+        directory.write("app.pem", appKey.pem)
+        directory.write("app.pub.pem", try! appKey.publicKey.pem)
+        try! FileManager.default.createDirectory(atPath: directory.path + "/repos/\(owner)", withIntermediateDirectories: true)
+    }
+
+    var root: String { directory.path }
+    var appKeyPath: String { directory.file("app.pem") }
+
+    /// Writes `standin.json` (the stand-in reads it once at start).
+    func writeConfig() {
+        directory.write("standin.json", """
+            {"owners": {"\(owner)": {"type": "Organization"}},
+             "app": {"id": \(appID), "publicKeyFile": "app.pub.pem", "installations": [{"id": \(installation), "account": "\(owner)"}]},
+             "tokens": [{"token": "\(userToken)", "drafts": true}],
+             "tokenLifetimeSeconds": \(tokenLifetime), "rateLimit": \(rateLimit),
+             "oidc": {"requestToken": "\(oidcRequestToken)"}}
+            """)
+    }
+
+    /// A new git repository `owner/name` with one commit on `main`.
+    @discardableResult
+    func repo(_ name: String, private isPrivate: Bool = false, topics: [String] = [], description: String? = nil,
+              files: [String: String] = ["README.md": "fixture\n"]) -> FixtureRepository {
+        let repository = FixtureRepository(fixtures: self, name: name)
+        repository.git(["init", "-q", "-b", "main"])
+        repository.commit(files, message: "initial")
+        repository.setMetadata(private: isPrivate, topics: topics, description: description)
+        return repository
+    }
+}
+
+/// One fixture repository: git commands run in its working tree.
+final class FixtureRepository: @unchecked Sendable {
+    let fixtures: GitHubFixtures
+    let name: String
+    let path: String
+
+    init(fixtures: GitHubFixtures, name: String) {
+        self.fixtures = fixtures
+        self.name = name
+        path = fixtures.root + "/repos/\(fixtures.owner)/\(name)"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    /// Runs git here; a failure is recorded as a test issue.
+    @discardableResult
+    func git(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) -> String {
+        let result = Tool.run("git", ["-c", "user.name=Fixture", "-c", "user.email=fixture@example.com", "-c", "commit.gpgsign=false",
+                                      "-c", "tag.gpgsign=false", "-C", path] + arguments, sourceLocation: sourceLocation)
+        if result.status != 0 { Issue.record("git \(arguments.joined(separator: " ")) failed: \(result.stderr)", sourceLocation: sourceLocation) }
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Writes `files` and commits them; returns the commit SHA.
+    @discardableResult
+    func commit(_ files: [String: String], message: String = "change") -> String {
+        for (file, contents) in files {
+            let full = path + "/" + file
+            try! FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try! Data(contents.utf8).write(to: URL(fileURLWithPath: full))
+        }
+        git(["add", "-A"])
+        git(["commit", "-q", "--allow-empty", "-m", message])
+        return git(["rev-parse", "HEAD"])
+    }
+
+    /// Tags HEAD (or `commit`); annotated tags get a message.
+    func tag(_ tag: String, annotated: Bool = false, at commit: String = "HEAD") {
+        git(annotated ? ["tag", "-a", tag, "-m", "release \(tag)", commit] : ["tag", tag, commit])
+    }
+
+    /// Many lightweight tags on HEAD at once (one git process).
+    func tags(_ names: [String]) {
+        let head = git(["rev-parse", "HEAD"])
+        let input = names.map { "create refs/tags/\($0) \(head)\n" }.joined()
+        let result = Tool.run("git", ["-C", path, "update-ref", "--stdin"], input: Data(input.utf8))
+        if result.status != 0 { Issue.record("git update-ref failed: \(result.stderr)") }
+    }
+
+    var head: String { git(["rev-parse", "HEAD"]) }
+
+    /// `repos/<owner>/<name>.json`: visibility, topics, description.
+    func setMetadata(private isPrivate: Bool, topics: [String] = [], description: String? = nil) {
+        var object: [String: Any] = ["private": isPrivate, "topics": topics]
+        if let description { object["description"] = description }
+        let data = try! JSONSerialization.data(withJSONObject: object)
+        try! data.write(to: URL(fileURLWithPath: path + ".json"))
+    }
+
+    /// A release of `tag` with assets (files beside the release JSON).
+    func release(_ tag: String, name: String? = nil, draft: Bool = false, prerelease: Bool = false, assets: [String: [UInt8]] = [:]) {
+        let base = fixtures.root + "/releases/\(fixtures.owner)/\(self.name)"
+        let stem = tag.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F")
+        try! FileManager.default.createDirectory(atPath: base + "/" + stem, withIntermediateDirectories: true)
+        for (file, bytes) in assets { try! Data(bytes).write(to: URL(fileURLWithPath: base + "/\(stem)/\(file)")) }
+        let object: [String: Any] = ["name": name ?? tag, "draft": draft, "prerelease": prerelease, "assets": assets.keys.sorted()]
+        try! JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: base + "/\(stem).json"))
+    }
+}
