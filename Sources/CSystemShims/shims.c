@@ -76,3 +76,7 @@ int csys_open_beneath(int dirfd, const char *path) {
     return -1;
 #endif
 }
+
+int csys_fallocate(int fd, off_t length) {
+    return fallocate(fd, 0, 0, length);
+}

@@ -48,6 +48,12 @@ enum ServeCommand {
         Log.info("started", [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))])
         dispatchMain()
     }
+
+    /// The signal sources live as long as the process. `withExtendedLifetime(sources) { dispatchMain() }`
+    /// did not keep them: `dispatchMain` never returns, so the lifetime end after it is unreachable and
+    /// the sources were released (and their signalfds closed) right after `resume()`; SIGTERM and
+    /// SIGHUP were then ignored.
+    nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
 }
 
 /// The signal sources live as long as the process. A local kept with `withExtendedLifetime` was

@@ -12,6 +12,7 @@ public enum Builtins {
         BearerAuth.type,
         OIDCAuth.type,
         Upstream.type,
+        Cache.type,
         TerraformRegistry.type,
         GitHubWebhook.type,
     ]

@@ -31,6 +31,10 @@ ssize_t csys_writev2(int fd, const void *a, size_t alen, const void *b, size_t b
 /// errno ENOSYS on older kernels.
 int csys_open_beneath(int dirfd, const char *path);
 
+/// Allocates the first `length` bytes of a file's blocks (fallocate(2) mode 0). Fails with
+/// EOPNOTSUPP where the file system cannot, instead of writing zeros as posix_fallocate would.
+int csys_fallocate(int fd, off_t length);
+
 extern const uint32_t CSYS_EPOLLIN;
 extern const uint32_t CSYS_EPOLLOUT;
 extern const uint32_t CSYS_EPOLLERR;

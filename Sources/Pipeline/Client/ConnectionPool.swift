@@ -10,14 +10,16 @@ struct PoolKey: Hashable, Sendable {
 final class ConnectionPool: Expiring, @unchecked Sendable {
     // Loop-confined; only its loop touches it (closures that capture it run via loop.execute).
     unowned let loop: EventLoop
+    let clientID: UInt64
     private let limit: Int
     private let idleTimeout: UInt64
     private var idle: [PoolKey: [ClientConnection]] = [:]
     private var open: [PoolKey: Int] = [:]
     private var waiters: [PoolKey: [UnsafeContinuation<Void, Never>]] = [:]
 
-    init(loop: EventLoop, limit: Int, idleTimeout: Duration) {
+    init(loop: EventLoop, clientID: UInt64, limit: Int, idleTimeout: Duration) {
         self.loop = loop
+        self.clientID = clientID
         self.limit = limit
         self.idleTimeout = UInt64(idleTimeout.seconds * 1000)
     }
@@ -51,6 +53,7 @@ final class ConnectionPool: Expiring, @unchecked Sendable {
         let key = connection.key
         if connection.isReusable, !connection.transport.io.isClosed, connection.buffer.readableBytes == 0 {
             connection.idleSince = Monotonic.now
+            connection.buffer.shrink(to: 16 * 1024)
             idle[key, default: []].append(connection)
             loop.track(self)
         } else {
@@ -83,6 +86,13 @@ final class ConnectionPool: Expiring, @unchecked Sendable {
             idle[key] = kept.isEmpty ? nil : kept
             remaining += kept.count
         }
-        if remaining == 0 { loop.untrack(self) }
+        if remaining == 0 {
+            loop.untrack(self)
+            // Nothing idle, nothing in use, nobody waiting: forget the pool, so the pools of clients
+            // freed by a reload do not pile up on the loop.
+            if open.values.allSatisfy({ $0 == 0 }), waiters.isEmpty, loop.clientPools[clientID] === self {
+                loop.clientPools[clientID] = nil
+            }
+        }
     }
 }

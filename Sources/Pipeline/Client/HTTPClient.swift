@@ -37,6 +37,11 @@ public final class HTTPClient: Sendable {
 
     public let configuration: Configuration
     let tls: ClientTLSContext
+    /// Names this client's pools on the loops. Not `ObjectIdentifier(self)`: a reload frees clients and
+    /// a new one may get the same address, which would inherit the old pool (its limit, its connections
+    /// verified against another CA file).
+    let id: UInt64
+    private static let nextID = Atomic<UInt64>(1)
 
     /// A client trusting the system CA bundle.
     public static let shared: HTTPClient = try! HTTPClient()
@@ -44,6 +49,7 @@ public final class HTTPClient: Sendable {
     public init(_ configuration: Configuration = Configuration()) throws {
         self.configuration = configuration
         tls = try ClientTLSContext(caFile: configuration.caFile)
+        id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
     /// Sends `request` to its absolute URL (scheme, authority, path, query) and returns once the
@@ -127,6 +133,8 @@ public final class HTTPClient: Sendable {
                 let beforeResponse = !connection.receivedResponseBytes
                 connection.close()
                 pool.release(connection)
+                // The client's own body failed (too large, ended early): that is its 413/400, not a 502.
+                if let requestError = error as? HTTPError { throw requestError }
                 if beforeResponse, replayable, attempt == 1, !((error as? ClientError)?.isTimeout ?? false) { continue }
                 if let clientError = error as? ClientError { throw clientError }
                 if case IOError.timeout = error { throw ClientError.timeout(phase: "send") }
@@ -146,11 +154,10 @@ extension EventLoop {
 
     /// This loop's connection pool for `client`.
     func pool(for client: HTTPClient) -> ConnectionPool {
-        let id = ObjectIdentifier(client)
-        if let pool = clientPools[id] { return pool }
-        let pool = ConnectionPool(loop: self, limit: client.configuration.maxConnectionsPerOrigin,
+        if let pool = clientPools[client.id] { return pool }
+        let pool = ConnectionPool(loop: self, clientID: client.id, limit: client.configuration.maxConnectionsPerOrigin,
                                   idleTimeout: client.configuration.poolIdleTimeout)
-        clientPools[id] = pool
+        clientPools[client.id] = pool
         return pool
     }
 }

@@ -40,8 +40,9 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     var connections: [ObjectIdentifier: any DrainableConnection] = [:]
     /// This loop's registrations of the listening sockets, by descriptor.
     var acceptors: [Int32: Acceptor] = [:]
-    /// Upstream connection pools, one per HTTP client.
-    var clientPools: [ObjectIdentifier: ConnectionPool] = [:]
+    /// Upstream connection pools, one per HTTP client (by `HTTPClient.id`); a pool that has nothing
+    /// open removes itself and is made again on the next request.
+    var clientPools: [UInt64: ConnectionPool] = [:]
 
     static let sweepInterval: UInt64 = 250
 
@@ -81,6 +82,10 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     func join() {
         if let thread { pthread_join(thread, nil) }
     }
+
+    /// The loop whose thread runs the caller, if any. Work started for a request (a cache fill) can
+    /// prefer it, so it stays beside the connections it serves: `Task(executorPreference: EventLoop.current)`.
+    public static var current: EventLoop? { CurrentLoop.loop }
 
     /// Whether the caller runs on this loop's thread.
     public var inLoop: Bool {

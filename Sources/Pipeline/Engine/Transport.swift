@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A byte stream to a client: a plain socket or TLS over one.
 protocol Transport: AnyObject {
     var io: SocketIO { get }
@@ -10,12 +14,23 @@ protocol Transport: AnyObject {
 
     /// Reads into `buffer`'s free space; 0 means the peer closed.
     func read(into buffer: ByteBuffer, deadline: UInt64) async throws -> Int
+    /// Reads what is available right now straight into `space` (a body chunk's own storage), without waiting.
+    func readNow(into space: UnsafeMutableRawBufferPointer) throws -> ImmediateRead
     /// Writes all of `bytes` and then `more`.
     func write(_ bytes: [UInt8], _ more: [UInt8], deadline: UInt64) async throws
     /// Closes the connection (TLS sends close_notify first, without waiting).
     func close()
     /// Ends the sending side (TLS close_notify, then FIN) while reads may go on.
     func finishWriting()
+}
+
+/// What a read that may not wait found.
+enum ImmediateRead {
+    case bytes(Int)
+    case closed
+    /// Nothing yet: wait until the socket is readable (or, for TLS, writable) and try again.
+    case wantRead
+    case wantWrite
 }
 
 /// A plain TCP connection.
@@ -29,6 +44,20 @@ final class PlainTransport: Transport {
 
     func read(into buffer: ByteBuffer, deadline: UInt64) async throws -> Int {
         try await io.read(into: buffer, deadline: deadline)
+    }
+
+    func readNow(into space: UnsafeMutableRawBufferPointer) throws -> ImmediateRead {
+        while true {
+            let n = recv(io.fd, space.baseAddress, space.count, 0)
+            if n > 0 { return .bytes(n) }
+            if n == 0 { return .closed }
+            switch errno {
+            case EAGAIN: return .wantRead
+            case EINTR: continue
+            case ECONNRESET: throw IOError.connectionReset
+            default: throw SystemError.errno("recv")
+            }
+        }
     }
 
     func write(_ bytes: [UInt8], _ more: [UInt8], deadline: UInt64) async throws {

@@ -90,6 +90,23 @@ final class TLSTransport: Transport {
         }
     }
 
+    func readNow(into space: UnsafeMutableRawBufferPointer) throws -> ImmediateRead {
+        ERR_clear_error()
+        let n = SSL_read(ssl, space.baseAddress, Int32(min(space.count, Int(Int32.max))))
+        if n > 0 { return .bytes(Int(n)) }
+        switch SSL_get_error(ssl, n) {
+        case SSL_ERROR_WANT_READ: return .wantRead
+        case SSL_ERROR_WANT_WRITE: return .wantWrite
+        case SSL_ERROR_ZERO_RETURN: return .closed
+        case SSL_ERROR_SYSCALL where errno == 0 || errno == ECONNRESET:
+            ERR_clear_error()
+            return .closed
+        case let error:
+            if error == SSL_ERROR_SYSCALL { throw SystemError(call: "TLS read", code: errno) }
+            throw TLSError("TLS read failed: \(OpenSSLError.drain())")
+        }
+    }
+
     func write(_ bytes: [UInt8], _ more: [UInt8], deadline: UInt64) async throws {
         // Small pieces are joined so the head and the first chunk share one TLS record.
         if !more.isEmpty, bytes.count + more.count <= 16 * 1024 {

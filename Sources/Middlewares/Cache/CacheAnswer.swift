@@ -1,0 +1,56 @@
+import Pipeline
+
+/// Builds a client's answer from a stored response or a fill in progress, for the request as the
+/// client sent it: If-None-Match/If-Modified-Since give 304 and If-Match/If-Unmodified-Since 412
+/// (RFC 9110 §13.2.2), a single Range gives 206 or 416 when the length is known, HEAD gets the
+/// head with Content-Length and no body. The cache itself always fetched the whole object.
+enum CacheAnswer {
+    /// - Parameters:
+    ///   - length: the body's length, when known (a fill of a chunked upstream answer does not know it yet).
+    ///   - label: the `X-Cache` value, when the stack wants the header.
+    ///   - body: the body for bytes `start..<start+count` (`count` nil: to the end); nil when it is gone.
+    static func build(_ request: Request, status code: Int, headers stored: HTTPFields, length: Int64?, label: String?,
+                      body: (_ start: Int64, _ count: Int64?) -> ResponseBody?) -> Response? {
+        var headers = stored
+        if let label { headers["X-Cache"] = label }
+        let status = HTTPStatus(code)
+        if code == 200, length != nil { headers["Accept-Ranges"] = "bytes" }
+        // Most requests carry no conditional and no Range: skip parsing validators for them.
+        if code == 200, request.headers.contains(where: { $0.name.hasPrefixIgnoringASCIICase("If-") || $0.name.equalsIgnoringASCIICase("Range") }) {
+            let etag = headers["ETag"], lastModified = headers["Last-Modified"].flatMap(HTTPDate.parse)
+            switch Conditional.evaluate(request.headers, etag: etag, lastModified: lastModified) {
+            case .notModified:
+                headers["Content-Type"] = nil
+                return Response(status: .notModified, headers: headers, body: .empty)
+            case .preconditionFailed:
+                return HTTPError(.preconditionFailed, "precondition failed").response
+            case .proceed:
+                break
+            }
+            if let length {
+                if request.method == .get, let range = request.headers["Range"],
+                   Conditional.ifRangeHolds(request.headers, etag: etag, lastModified: lastModified) {
+                    switch ByteRange.resolve(range, size: length) {
+                    case .full:
+                        break
+                    case .partial(let part):
+                        headers["Content-Range"] = ByteRange.contentRange(part, size: length)
+                        guard let partial = body(part.lowerBound, part.upperBound - part.lowerBound) else { return nil }
+                        return Response(status: .partialContent, headers: headers, body: partial)
+                    case .unsatisfiable:
+                        var error = HTTPError(.rangeNotSatisfiable, "range not satisfiable")
+                        error.headers["Content-Range"] = "bytes */\(length)"
+                        if let label { error.headers["X-Cache"] = label }
+                        return error.response
+                    }
+                }
+            }
+        }
+        if request.method == .head || !status.allowsContent {
+            if let length, status.allowsContent { headers["Content-Length"] = String(length) }
+            return Response(status: status, headers: headers, body: ResponseBody(content: .empty, length: nil))
+        }
+        guard let whole = body(0, length) else { return nil }
+        return Response(status: status, headers: headers, body: whole)
+    }
+}

@@ -1,0 +1,103 @@
+import Pipeline
+
+/// How long a stored response stays fresh and how long past that it may still be served,
+/// fixed when the response is stored (or refreshed by a 304).
+struct Freshness: Equatable, Sendable {
+    /// Seconds the response is fresh for, counted from its age at storage.
+    var lifetime: Int64
+    /// Seconds past `lifetime` during which it is served while one request revalidates it.
+    var staleWhileRevalidate: Int64
+    /// Seconds past `lifetime` during which it is served when the upstream fails.
+    var staleIfError: Int64
+
+    /// A lifetime long enough to mean "never stale" (immutable objects) without overflowing sums.
+    static let forever: Int64 = 1 << 50
+}
+
+/// What one cache stack decided about storing and reusing responses: the upstream's Cache-Control,
+/// Expires and validators, overridden where the stack's options say so.
+struct CachePolicy: Sendable {
+    /// Replaces the upstream's freshness lifetime (max-age, s-maxage, Expires, no-cache) for
+    /// the statuses in `ttlStatuses`; no-store, private and Set-Cookie still keep a response out.
+    var ttl: Int64?
+    /// Used when the response gives no stale-while-revalidate.
+    var staleWhileRevalidate: Int64 = 0
+    /// Used when the response gives no stale-if-error.
+    var staleIfError: Int64 = 0
+    /// Whether responses to requests with credentials (Authorization, or an identity set by auth) are stored.
+    var cacheAuthenticated = false
+
+    /// Statuses a cache may store (RFC 9110 §15.1 "heuristically cacheable", plus 203 and 204).
+    static let storableStatuses: Set<Int> = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]
+    /// Statuses the `ttl` option applies to: the success and permanent-redirect answers. An error such as 404
+    /// is kept only as long as the upstream says, so a transient miss is not pinned for a whole ttl.
+    static let ttlStatuses: Set<Int> = [200, 203, 204, 300, 301, 308]
+    /// Upper bound for heuristic freshness (RFC 9111 §4.2.2 suggests 10% of the time since Last-Modified).
+    static let heuristicCap: Int64 = 86_400
+
+    enum Decision: Equatable {
+        case store(Freshness)
+        /// Not stored; the reason goes to the access log.
+        case skip(String)
+    }
+
+    /// Whether a response may be stored, and for how long it is fresh.
+    func decide(status: Int, headers: HTTPFields, immutable: Bool, now: Int64) -> Decision {
+        guard Self.storableStatuses.contains(status) else { return .skip("status \(status)") }
+        let control = CacheControl(headers)
+        if control.noStore { return .skip("no-store") }
+        // A shared cache never stores what the upstream marked for one user (RFC 9111 §5.2.2.7).
+        if control.isPrivate { return .skip("private") }
+        // A cookie belongs to the one client it was set for; replaying it to others would hand out sessions.
+        if headers.contains("Set-Cookie") { return .skip("set-cookie") }
+        if headers.list("Vary").contains("*") { return .skip("vary *") }
+
+        var lifetime: Int64
+        if immutable {
+            lifetime = Freshness.forever
+        } else if let ttl, Self.ttlStatuses.contains(status) {
+            lifetime = ttl
+        } else if control.noCache {
+            lifetime = 0
+        } else if let shared = control.sharedMaxAge {
+            lifetime = shared
+        } else if let maxAge = control.maxAge {
+            lifetime = maxAge
+        } else if let expires = headers["Expires"] {
+            // An invalid Expires means "already expired" (RFC 9111 §5.3).
+            let date = headers["Date"].flatMap(HTTPDate.parse) ?? now
+            lifetime = HTTPDate.parse(expires).map { max(0, $0 - date) } ?? 0
+        } else if let modified = headers["Last-Modified"].flatMap(HTTPDate.parse) {
+            let date = headers["Date"].flatMap(HTTPDate.parse) ?? now
+            lifetime = min(Self.heuristicCap, max(0, date - modified) / 10)
+        } else {
+            lifetime = 0
+        }
+        let hasValidator = headers["ETag"] != nil || headers["Last-Modified"] != nil
+        if lifetime == 0 && !hasValidator { return .skip("no freshness and no validator") }
+
+        var freshness = Freshness(lifetime: lifetime,
+                                  staleWhileRevalidate: control.staleWhileRevalidate ?? staleWhileRevalidate,
+                                  staleIfError: control.staleIfError ?? staleIfError)
+        // must-revalidate, proxy-revalidate and s-maxage forbid serving it stale (RFC 9111 §5.2.2.2, §5.2.2.10).
+        if control.mustRevalidate || control.proxyRevalidate || control.sharedMaxAge != nil {
+            freshness.staleWhileRevalidate = 0
+            freshness.staleIfError = 0
+        }
+        return .store(freshness)
+    }
+
+    /// The response's age when it arrived: the larger of its Age header and the time since its Date
+    /// (RFC 9111 §4.2.3, with the response arriving `now`).
+    static func initialAge(_ headers: HTTPFields, now: Int64) -> Int64 {
+        let apparent = headers["Date"].flatMap(HTTPDate.parse).map { max(0, now - $0) } ?? 0
+        let declared = CacheControl.seconds(headers["Age"]?.trimmingASCIIWhitespace()) ?? 0
+        return max(apparent, declared)
+    }
+
+    /// Whether a request carries credentials: its responses are stored only with `cacheAuthenticated`
+    /// (RFC 9111 §3.5), because the stack's auth, not the upstream, decided who may read them.
+    static func hasCredentials(_ request: Request, _ context: Context) -> Bool {
+        request.headers.contains("Authorization") || context.identity != nil
+    }
+}
