@@ -44,7 +44,7 @@ cat > "$WORK/registry.json" <<CONF
 {"version": 1, "listeners": [{"name": "bench", "listen": "127.0.0.1:$GW_PORT"}],
  "sources": {"examples": {"type": "directory", "path": "$ROOT/examples/registry"}},
  "stacks": {"terraform": {"chain": [
-   {"type": "cache", "memory": "64MiB"},
+   {"type": "cache", "memory": "64MiB", "xCache": true},
    {"type": "terraform.registry", "modules": "examples", "metadataCacheControl": "public, max-age=60"},
    {"type": "upstream"}]}}}
 CONF
@@ -116,8 +116,10 @@ for n in $(seq 0 999); do echo "url = \"http://127.0.0.1:$GH_PORT/v1/modules/acm
 start=$(date +%s.%N)
 # 8 parallel curl processes, each reusing its connection for its share of the 1,000 requests.
 split -n l/8 "$WORK/urls" "$WORK/urls."
-for part in "$WORK"/urls.*; do curl -s -K "$part" -w '%{http_code}\n' >> "$WORK/codes" & done
-wait $(jobs -p | grep -v -e "${PIDS[0]}" -e "${PIDS[1]}" -e "${PIDS[2]}" -e "${PIDS[3]}") 2>/dev/null || true
+CURLS=()
+for part in "$WORK"/urls.*; do curl -s -K "$part" -w '%{http_code}\n' > "$part.codes" & CURLS+=($!); done
+for pid in "${CURLS[@]}"; do wait "$pid"; done
+cat "$WORK"/urls.*.codes > "$WORK/codes"
 elapsed=$(python3 -c "import time; print(f'{time.time()-$start:.2f}')")
 ok=$(grep -c '^200$' "$WORK/codes" || true)
 calls=$(curl -s "$CONTROL/counters" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(c.get("api", 0))')
