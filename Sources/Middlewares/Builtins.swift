@@ -8,6 +8,7 @@ public enum Builtins {
         Respond.type,
         Router.type,
         Files.type,
+        MetricsEndpoint.type,
         BasicAuth.type,
         BearerAuth.type,
         OIDCAuth.type,

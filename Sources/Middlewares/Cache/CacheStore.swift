@@ -8,7 +8,7 @@ import Glibc
 /// The cache of one `cache` middleware: the memory tier, the optional disk tier, the fills in
 /// flight by key (so concurrent misses share one fetch), and the counters. It has identity and a
 /// lifetime, so it is a class; the middleware value holds it.
-final class CacheStore: Sendable {
+final class CacheStore: MetricsSource {
     let name: String
     let memory: MemoryStore
     let disk: DiskStore?
@@ -25,7 +25,10 @@ final class CacheStore: Sendable {
         self.disk = disk
         self.maxObjectBytes = disk == nil ? min(maxObjectBytes, Int64(memory.maxObjectBytes)) : maxObjectBytes
         self.windowBytes = windowBytes
+        MetricsRegistry.shared.register(self)
     }
+
+    var metricsKey: String { "cache:" + name }
 
     // MARK: Entries
 
@@ -135,7 +138,7 @@ final class CacheStore: Sendable {
         }
     }
 
-    /// The counters as Prometheus text.
+    /// The counters as Prometheus text (also shown by the `metrics` middleware).
     func renderMetrics() -> String {
         metrics.render(name: name, memory: memory.usage, disk: disk?.usage)
     }

@@ -66,6 +66,7 @@ public final class Context: Sendable {
         var identity: Identity?
         var annotations: [(String, String)] = []
         var completions: [@Sendable (Completion) -> Void] = []
+        var completed = false
     }
 
     private let state = Mutex(State())
@@ -109,12 +110,17 @@ public final class Context: Sendable {
 
     /// Called by the codec when the response is done.
     public func complete(status: Int, bytes: Int, aborted: Bool) {
-        let callbacks = state.withLock { state in
+        let callbacks = state.withLock { state -> [@Sendable (Completion) -> Void]? in
+            guard !state.completed else { return nil }
+            state.completed = true
             defer { state.completions = [] }
             return state.completions
         }
-        guard !callbacks.isEmpty else { return }
+        // Counted once, whichever codec reports it.
+        guard let callbacks else { return }
         let completion = Completion(status: status, bytes: bytes, aborted: aborted, duration: .now - started)
+        MetricsRegistry.shared.record(stack: stack, version: version, status: status, bytes: bytes, aborted: aborted,
+                                      duration: completion.duration)
         for callback in callbacks { callback(completion) }
     }
 

@@ -73,7 +73,8 @@ public enum PipelineLoader {
                     continue
                 }
                 for address in parsed {
-                    if let other = seenAddresses[address] {
+                    // Port 0 asks the kernel for a free port: several listeners may do so on one address.
+                    if address.port != 0, let other = seenAddresses[address] {
                         entry.error("listen", "\(address) is already used by \(other)")
                     }
                     seenAddresses[address] = entry.pointer

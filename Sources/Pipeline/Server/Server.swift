@@ -14,7 +14,7 @@ import Glibc
 public final class Server: Sendable {
     let loops: [EventLoop]
     let core: ServerCore
-    private let sockets = Mutex<[SocketAddress: ListenerSocket]>([:])
+    private let sockets = Mutex<[SocketKey: ListenerSocket]>([:])
     private let nextLoop = Atomic<Int>(0)
 
     public init(pipeline: LoadedPipeline) throws {
@@ -51,17 +51,18 @@ public final class Server: Sendable {
         }
     }
 
-    private func open(_ listeners: [ListenerConfig], reusing existing: [SocketAddress: ListenerSocket]) throws -> [SocketAddress: ListenerSocket] {
-        var result: [SocketAddress: ListenerSocket] = [:]
+    private func open(_ listeners: [ListenerConfig], reusing existing: [SocketKey: ListenerSocket]) throws -> [SocketKey: ListenerSocket] {
+        var result: [SocketKey: ListenerSocket] = [:]
         do {
             for listener in listeners {
                 for address in listener.addresses {
+                    let key = SocketKey(address: address, listener: listener.name)
                     // A listener on port 0 is found again by the port it was given, too.
-                    if let socket = existing[address] ?? existing.values.first(where: { $0.boundAddress == address }) {
+                    if let socket = existing[key] ?? existing.values.first(where: { $0.boundAddress == address }) {
                         socket.update(listener)
-                        result[address] = socket
+                        result[key] = socket
                     } else {
-                        result[address] = try ListenerSocket(address: address, config: listener)
+                        result[key] = try ListenerSocket(address: address, config: listener)
                     }
                 }
             }
@@ -192,5 +193,17 @@ public final class Server: Sendable {
             await connection.run()
             loop.connections[id] = nil
         }
+    }
+}
+
+/// Which socket a listener address is: the address, and for port 0 also the listener's name, so
+/// several listeners may each ask the kernel for a port on the same address.
+struct SocketKey: Hashable, Sendable {
+    let address: SocketAddress
+    let listener: String?
+
+    init(address: SocketAddress, listener: String) {
+        self.address = address
+        self.listener = address.port == 0 ? listener : nil
     }
 }

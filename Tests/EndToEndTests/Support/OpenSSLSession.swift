@@ -48,4 +48,3 @@ final class OpenSSLSession: @unchecked Sendable {
     }
 }
 
-struct ToolMissing: Error { let name: String }

@@ -1,0 +1,29 @@
+import Foundation
+import Testing
+
+@Suite("metrics")
+struct MetricsTests {
+    @Test("/metrics counts requests by stack, protocol and status class, and shows the cache's counters")
+    func protocolsCounted() throws {
+        let dir = TemporaryDirectory()
+        dir.write("www/a.txt", "a\n")
+        let gateway = try GatewayProcess(config: """
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:0", "protocols": ["http/1.1", "h2"]}],
+             "stacks": {
+               "metrics": {"match": {"pathPrefix": ["/metrics"]}, "chain": [{"type": "metrics"}]},
+               "site": {"chain": [{"type": "log"}, {"type": "cache", "memory": "1MiB"}, {"type": "files", "root": "www"}]}},
+             "run": ["metrics", "site"]}
+            """, directory: dir)
+        for _ in 0..<2 { #expect(Tool.curl(["--http1.1", "-f", gateway.url("web", "/a.txt")]).status == 0) }
+        for _ in 0..<3 { #expect(Tool.curl(["--http2-prior-knowledge", "-f", gateway.url("web", "/a.txt")]).status == 0) }
+        #expect(Tool.curl(["--http1.1", gateway.url("web", "/missing")]).status == 0)
+        let metrics = Tool.curl(["-f", gateway.url("web", "/metrics")]).output
+        #expect(metrics.contains("gateway_requests_total{stack=\"site\",protocol=\"HTTP/1.1\",status=\"2xx\"} 2"), "\(metrics)")
+        #expect(metrics.contains("gateway_requests_total{stack=\"site\",protocol=\"HTTP/2\",status=\"2xx\"} 3"), "\(metrics)")
+        #expect(metrics.contains("gateway_requests_total{stack=\"site\",protocol=\"HTTP/1.1\",status=\"4xx\"} 1"), "\(metrics)")
+        #expect(metrics.contains("gateway_response_bytes_total{stack=\"site\",protocol=\"HTTP/2\",status=\"2xx\"} 6"), "\(metrics)")
+        #expect(metrics.contains("# TYPE gateway_cache_hits_total counter"), "\(metrics)")
+        // The access log says the same per request.
+        #expect(gateway.waitForLogLine { $0.contains("\"protocol\":\"HTTP/2\"") && $0.contains("/a.txt") })
+    }
+}
