@@ -46,23 +46,21 @@ struct ObjectsHandler: Middleware {
             return Self.s3Error(404, "NoSuchKey", "The specified key does not exist.")
         }
         state.count("objects.served")
-        var headers: HTTPFields = [
+        let headers: HTTPFields = [
             "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes",
             "Content-Disposition": "attachment; filename=\(found.asset.name)",
             "ETag": "\"\(String(found.asset.id, radix: 16))-\(String(file.size, radix: 16))\"",
             "Last-Modified": HTTPDate.format(file.modified),
         ]
-        switch ByteRange.resolve(request.headers["Range"], size: file.size) {
-        case .full:
-            return Response(status: .ok, headers: headers, body: ResponseBody(file: file.region()))
-        case .partial(let range):
-            headers["Content-Range"] = ByteRange.contentRange(range, size: file.size)
-            return Response(status: .partialContent, headers: headers,
-                            body: ResponseBody(file: file.region(offset: range.lowerBound, length: range.upperBound - range.lowerBound)))
-        case .unsatisfiable:
+        let answer = RepresentationAnswer.decide(request, etag: headers["ETag"], lastModified: file.modified, size: file.size)
+        guard answer != .unsatisfiable else {
             var response = Self.s3Error(416, "InvalidRange", "The requested range is not satisfiable")
             response.headers["Content-Range"] = "bytes */\(file.size)"
             return response
+        }
+        return answer.response(headers: headers, size: file.size) { range in
+            guard let range else { return ResponseBody(file: file.region()) }
+            return ResponseBody(file: file.region(offset: range.lowerBound, length: range.upperBound - range.lowerBound))
         }
     }
 

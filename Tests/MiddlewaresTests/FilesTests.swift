@@ -44,6 +44,11 @@ struct FilesTests {
         #expect(served.status == 200)
         #expect(served.response.body.length == 13)
         #expect(served.header("ETag") == (try await serve(files, "/hello.txt").header("ETag")))
+        // Range is defined for GET only (RFC 9110 §14.2): a HEAD describes the whole file.
+        let ranged = try await serve(files, "/hello.txt", method: .head, headers: ["Range": "bytes=0-4"])
+        #expect(ranged.status == 200)
+        #expect(ranged.response.body.length == 13)
+        #expect(ranged.header("Content-Range") == nil)
     }
 
     @Test("other methods get 405 with Allow")

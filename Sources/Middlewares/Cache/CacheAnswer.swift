@@ -18,32 +18,17 @@ enum CacheAnswer {
         // Most requests carry no conditional and no Range: skip parsing validators for them.
         if code == 200, request.headers.contains(where: { $0.name.hasPrefixIgnoringASCIICase("If-") || $0.name.equalsIgnoringASCIICase("Range") }) {
             let etag = headers["ETag"], lastModified = headers["Last-Modified"].flatMap(HTTPDate.parse)
-            switch Conditional.evaluate(request.headers, etag: etag, lastModified: lastModified) {
-            case .notModified:
-                headers["Content-Type"] = nil
-                return Response(status: .notModified, headers: headers, body: .empty)
-            case .preconditionFailed:
-                return HTTPError(.preconditionFailed, "precondition failed").response
-            case .proceed:
+            let answer = RepresentationAnswer.decide(request, etag: etag, lastModified: lastModified, size: length)
+            switch answer {
+            case .full:
                 break
-            }
-            if let length {
-                if request.method == .get, let range = request.headers["Range"],
-                   Conditional.ifRangeHolds(request.headers, etag: etag, lastModified: lastModified) {
-                    switch ByteRange.resolve(range, size: length) {
-                    case .full:
-                        break
-                    case .partial(let part):
-                        headers["Content-Range"] = ByteRange.contentRange(part, size: length)
-                        guard let partial = body(part.lowerBound, part.upperBound - part.lowerBound) else { return nil }
-                        return Response(status: .partialContent, headers: headers, body: partial)
-                    case .unsatisfiable:
-                        var error = HTTPError(.rangeNotSatisfiable, "range not satisfiable")
-                        error.headers["Content-Range"] = "bytes */\(length)"
-                        if let label { error.headers["X-Cache"] = label }
-                        return error.response
-                    }
-                }
+            case .partial(let part):
+                guard let partial = body(part.lowerBound, part.upperBound - part.lowerBound) else { return nil }
+                return answer.response(headers: headers, size: length) { _ in partial }
+            case .notModified, .preconditionFailed, .unsatisfiable:
+                var response = answer.response(headers: headers, size: length) { _ in .empty }
+                if answer == .unsatisfiable, let label { response.headers["X-Cache"] = label }
+                return response
             }
         }
         if request.method == .head || !status.allowsContent {

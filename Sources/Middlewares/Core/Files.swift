@@ -116,29 +116,10 @@ public struct Files: Middleware {
             "Accept-Ranges": "bytes",
         ]
         if let cacheControl { headers["Cache-Control"] = cacheControl }
-        switch Conditional.evaluate(request.headers, etag: etag, lastModified: file.modified) {
-        case .notModified:
-            headers["Content-Type"] = nil
-            return Response(status: .notModified, headers: headers, body: .empty)
-        case .preconditionFailed:
-            return HTTPError(.preconditionFailed, "precondition failed").response
-        case .proceed:
-            break
-        }
-        guard Conditional.ifRangeHolds(request.headers, etag: etag, lastModified: file.modified) else {
-            return Response(status: .ok, headers: headers, body: ResponseBody(file: file.region()))
-        }
-        switch ByteRange.resolve(request.headers["Range"], size: file.size) {
-        case .full:
-            return Response(status: .ok, headers: headers, body: ResponseBody(file: file.region()))
-        case .partial(let range):
-            headers["Content-Range"] = ByteRange.contentRange(range, size: file.size)
-            return Response(status: .partialContent, headers: headers,
-                            body: ResponseBody(file: file.region(offset: range.lowerBound, length: range.upperBound - range.lowerBound)))
-        case .unsatisfiable:
-            var error = HTTPError(.rangeNotSatisfiable, "range not satisfiable")
-            error.headers["Content-Range"] = "bytes */\(file.size)"
-            return error.response
+        let answer = RepresentationAnswer.decide(request, etag: etag, lastModified: file.modified, size: file.size)
+        return answer.response(headers: headers, size: file.size) { range in
+            guard let range else { return ResponseBody(file: file.region()) }
+            return ResponseBody(file: file.region(offset: range.lowerBound, length: range.upperBound - range.lowerBound))
         }
     }
 }

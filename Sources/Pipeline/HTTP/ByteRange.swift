@@ -88,3 +88,52 @@ public enum Conditional {
         return false
     }
 }
+
+/// What a GET or HEAD asks of a representation whose validators (and usually size) are known:
+/// the one decision `files`, `cache` and the stand-in share, in RFC 9110's order — preconditions
+/// (§13.2.2), then If-Range and Range (§13.1.5, §14.2; ranges apply to GET only).
+public enum RepresentationAnswer: Equatable, Sendable {
+    case notModified
+    case preconditionFailed
+    case full
+    case partial(Range<Int64>)
+    case unsatisfiable
+
+    public static func decide(_ request: Request, etag: String?, lastModified: Int64?, size: Int64?) -> RepresentationAnswer {
+        switch Conditional.evaluate(request.headers, etag: etag, lastModified: lastModified) {
+        case .notModified: return .notModified
+        case .preconditionFailed: return .preconditionFailed
+        case .proceed: break
+        }
+        guard request.method == .get, let size, let range = request.headers["Range"],
+              Conditional.ifRangeHolds(request.headers, etag: etag, lastModified: lastModified) else { return .full }
+        switch ByteRange.resolve(range, size: size) {
+        case .full: return .full
+        case .partial(let part): return .partial(part)
+        case .unsatisfiable: return .unsatisfiable
+        }
+    }
+
+    /// The response for this decision: 304 (without Content-Type), 412, 200, 206 with
+    /// Content-Range, or 416 with `Content-Range: bytes */size`. `body` gives the bytes of a range
+    /// (nil: the whole representation).
+    public func response(headers: HTTPFields, size: Int64?, body: (Range<Int64>?) -> ResponseBody) -> Response {
+        var headers = headers
+        switch self {
+        case .notModified:
+            headers["Content-Type"] = nil
+            return Response(status: .notModified, headers: headers, body: .empty)
+        case .preconditionFailed:
+            return HTTPError(.preconditionFailed, "precondition failed").response
+        case .full:
+            return Response(status: .ok, headers: headers, body: body(nil))
+        case .partial(let range):
+            headers["Content-Range"] = ByteRange.contentRange(range, size: size ?? range.upperBound)
+            return Response(status: .partialContent, headers: headers, body: body(range))
+        case .unsatisfiable:
+            var error = HTTPError(.rangeNotSatisfiable, "range not satisfiable")
+            error.headers["Content-Range"] = "bytes */\(size ?? 0)"
+            return error.response
+        }
+    }
+}

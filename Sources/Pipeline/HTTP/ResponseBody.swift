@@ -38,17 +38,10 @@ public final class OpenFile: Sendable {
     public let modified: Int64
 
     /// Opens a regular file; nil when it does not exist, is not a regular file, or cannot be read.
-    public init?(path: String) {
+    public convenience init?(path: String) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            return nil
-        }
-        descriptor = fd
-        size = Int64(info.st_size)
-        modified = Int64(info.st_mtim.tv_sec)
+        self.init(descriptor: fd)
     }
 
     /// Takes ownership of an open descriptor; nil (and closed) unless it is a regular file.

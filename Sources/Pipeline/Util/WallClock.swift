@@ -53,8 +53,8 @@ public enum WallClock {
         return Double(timegm(&parts)) - Double(offset) + fraction
     }
 
-    /// Formats seconds since 1970 as `2016-07-11T22:14:10Z`.
-    public static func format(_ seconds: Double) -> String {
+    /// Formats seconds since 1970 as `2016-07-11T22:14:10Z` (with `milliseconds`: `…10.123Z`).
+    public static func format(_ seconds: Double, milliseconds: Bool = false) -> String {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
@@ -62,7 +62,10 @@ public enum WallClock {
             let s = String(v)
             return String(repeating: "0", count: max(0, width - s.count)) + s
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
+        let text = "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
+        guard milliseconds else { return text + "Z" }
+        let millis = Int32((seconds - seconds.rounded(.down)) * 1000)
+        return text + "." + pad(millis, 3) + "Z"
     }
 }
