@@ -142,6 +142,22 @@ struct TerraformGitHubTests {
         #expect(hashes.contains("h1:zs0Y+eo+kLdq5h9v2mQFMI889yjLsenJ2Dh6LiyMKu8="))
     }
 
+    @Test("the mirror serves a GitHub release: zh: at once, and the zip's h1: once it has been hashed")
+    func mirrorFromReleases() throws {
+        let world = try Self.world()
+        let url = world.gateway.url("https", "/v1/mirror/localhost:\(world.port)/acme/hello/1.0.0.json", scheme: "https", host: "localhost")
+        var answer = ""
+        // The first answer may carry only zh: (the zip is fetched and hashed in the background).
+        for _ in 0..<100 {
+            answer = Tool.curl(["--cacert", world.certificates.ca, "-H", "Authorization: Bearer \(Self.token)", url]).output
+            if answer.contains("h1:zs0Y+eo+kLdq5h9v2mQFMI889yjLsenJ2Dh6LiyMKu8=") { break }
+            usleep(100_000)
+        }
+        #expect(answer.contains("\"zh:88a2bb3b4002d2c1995e6970551f5a1d6b6ca06d5b69b9be098c03ce95c56f96\""), "\(answer)")
+        #expect(answer.contains("h1:zs0Y+eo+kLdq5h9v2mQFMI889yjLsenJ2Dh6LiyMKu8="), "\(answer)")
+        #expect(answer.contains("/files/terraform-provider-hello_1.0.0_linux_amd64.zip?gw-expires="))
+    }
+
     @Test("a new tag announced by a signed webhook is installable by the next init, within the freshness interval")
     func webhookMakesNewTagVisible() async throws {
         let world = try Self.world()

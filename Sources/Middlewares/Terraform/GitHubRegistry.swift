@@ -151,24 +151,28 @@ final class GitHubRegistry: ModuleRegistrySource, ProviderRegistrySource {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw HTTPError(.internalServerError, "cannot spool the provider package") }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-        guard let file = OpenFile(descriptor: dup(fd)) else {
-            close(fd)
-            throw HTTPError(.internalServerError, "cannot spool the provider package")
-        }
-        defer { close(fd) }
         let hasher = SHA256Hasher()
-        for try await chunk in response.body {
-            hasher.update(chunk)
-            var offset = 0
-            while offset < chunk.count {
-                let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                guard n > 0 else { throw HTTPError(.internalServerError, "cannot spool the provider package") }
-                offset += n
+        do {
+            for try await chunk in response.body {
+                hasher.update(chunk)
+                var offset = 0
+                while offset < chunk.count {
+                    let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+                    guard n > 0 else { throw HTTPError(.internalServerError, "cannot spool the provider package") }
+                    offset += n
+                }
             }
+        } catch {
+            close(fd)
+            throw error
         }
         // The package must be the one SHA256SUMS names, or its h1 would vouch for the wrong bytes.
-        guard Hex.encode(hasher.finalize()) == package.shasum else { throw HTTPError(.badGateway, "provider package does not match SHA256SUMS") }
-        return OpenFile(descriptor: dup(fd)) ?? file
+        guard Hex.encode(hasher.finalize()) == package.shasum else {
+            close(fd)
+            throw HTTPError(.badGateway, "provider package does not match SHA256SUMS")
+        }
+        guard let file = OpenFile(descriptor: fd) else { throw HTTPError(.internalServerError, "cannot spool the provider package") }
+        return file
     }
 
     static func failure(_ status: HTTPStatus) -> HTTPError {

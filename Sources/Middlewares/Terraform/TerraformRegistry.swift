@@ -130,10 +130,9 @@ public struct TerraformRegistry: Middleware {
             entry["versions"] = .array(index.entries.map { .object(JSONObject([("version", .string($0.version.description))])) })
             return metadata(.object(JSONObject([("modules", .array([.object(entry)]))])))
         case (5, "download"):
-            let (ref, revision) = try await resolveModule(modules, module, version: parts[3])
+            let (_, revision) = try await resolveModule(modules, module, version: parts[3])
             let location = absoluteURL(request, context, path: prefix + "modules/\(module)/\(parts[3])/archive/\(revision).tar.gz")
             // Terraform reads only X-Terraform-Get (204); OpenTofu prefers {"location"} on 200 (terraform.md §2.2).
-            _ = ref
             if request.headers["User-Agent"]?.contains("OpenTofu") == true {
                 var response = metadata(.object(JSONObject([("location", .string(location))])))
                 response.headers["X-Terraform-Get"] = location
