@@ -31,11 +31,13 @@ let package = Package(
         .executableTarget(name: "Gateway", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),
         .executableTarget(name: "GitHubStandIn", dependencies: ["Pipeline"], swiftSettings: strict),
 
+        // posix_spawn with every other descriptor closed in the child, for the tests' subprocesses.
+        .target(name: "CSpawn", path: "Tests/CSpawn", cSettings: [.define("_GNU_SOURCE")]),
         // A raw-frame HTTP/2 client for tests that must misbehave (floods, stalls, resets).
         .target(name: "HTTP2TestClient", path: "Tests/HTTP2TestClient", swiftSettings: strict),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HTTP2TestClient"], swiftSettings: strict),
         .testTarget(name: "MiddlewaresTests", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Middlewares", "Gateway", "GitHubStandIn", "HTTP2TestClient"],
+        .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Middlewares", "Gateway", "GitHubStandIn", "HTTP2TestClient", "CSpawn"],
                     swiftSettings: strict),
     ]
 )

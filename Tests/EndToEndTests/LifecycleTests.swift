@@ -3,31 +3,20 @@ import Testing
 
 /// A background curl download: started at once, read back when it ends.
 final class Download: @unchecked Sendable {
-    let process = Process()
-    private let collected = Collected()
+    let process: Subprocess
 
     init(_ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: Tool.require("curl") ?? "/usr/bin/curl")
-        process.arguments = ["--silent", "--show-error"] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let collected = self.collected
-        out.fileHandleForReading.readabilityHandler = { collected.appendOut($0.availableData) }
-        err.fileHandleForReading.readabilityHandler = { collected.appendErr($0.availableData) }
-        try process.run()
+        process = try Subprocess(Tool.require("curl") ?? "/usr/bin/curl", ["--silent", "--show-error"] + arguments)
     }
 
     /// Waits for curl to end; its exit status and stdout (nil status on timeout).
     func finish(timeout: TimeInterval = 120) -> (status: Int32?, output: String, error: String) {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning {
+        guard process.waitUntilExit(timeout: timeout) else {
             process.terminate()
             return (nil, "", "")
         }
-        usleep(50_000)
-        return (process.terminationStatus, String(decoding: collected.out, as: UTF8.self), String(decoding: collected.err, as: UTF8.self))
+        return (process.terminationStatus, String(decoding: process.output.out, as: UTF8.self),
+                String(decoding: process.output.err, as: UTF8.self))
     }
 }
 

@@ -34,7 +34,9 @@ public final class H2Client: @unchecked Sendable {
     /// Connects to `host`:`port`; with `handshake` it sends the preface and SETTINGS (header
     /// table size 0, push off, `initialWindow` if given).
     public init(port: Int, host: String = "127.0.0.1", handshake: Bool = true, initialWindow: UInt32? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // `self.fd` is set only once connected: a class whose init throws after every property is
+        // set still runs deinit, which would close the descriptor a second time (maybe someone else's by then).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
@@ -46,6 +48,7 @@ public final class H2Client: @unchecked Sendable {
             Glibc.close(fd)
             throw H2ClientError("connect to port \(port) failed: errno \(errno)")
         }
+        self.fd = fd
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         if handshake {

@@ -76,14 +76,16 @@ final class FaultyUpstream: @unchecked Sendable {
 
     func requests(to target: String) -> [Received] { received.filter { $0.target == target } }
 
-    /// Closes the listener and every connection (stalled ones included).
+    /// Closes the listener and every connection (stalled ones included). Once: deinit calls it
+    /// again, and a second close(listener) would close whatever descriptor has its number by then.
     func stop() {
-        let fds = lock.withLock { () -> [Int32] in
-            if stopped { return [] }
+        let fds = lock.withLock { () -> [Int32]? in
+            if stopped { return nil }
             stopped = true
             defer { open = [] }
             return open
         }
+        guard let fds else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
         for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }

@@ -6,9 +6,7 @@ import Testing
 final class GatewayProcess: @unchecked Sendable {
     let directory: TemporaryDirectory
     let configPath: String
-    let process = Process()
-    private let stdoutLines = Collected()
-    private let stderrLines = Collected()
+    let process: Subprocess
     private(set) var ports: [String: Int] = [:]
 
     /// Writes `config` as pipeline.json into a fresh directory (or `directory`) and starts the gateway.
@@ -16,19 +14,9 @@ final class GatewayProcess: @unchecked Sendable {
          sourceLocation: SourceLocation = #_sourceLocation) throws {
         self.directory = directory
         configPath = directory.write("pipeline.json", config)
-        process.executableURL = URL(fileURLWithPath: Paths.gateway)
-        process.arguments = ["serve", "--config", configPath]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let stdoutLines = self.stdoutLines, stderrLines = self.stderrLines
-        out.fileHandleForReading.readabilityHandler = { stdoutLines.appendOut($0.availableData) }
-        err.fileHandleForReading.readabilityHandler = { stderrLines.appendOut($0.availableData) }
-        try process.run()
+        process = try Subprocess(Paths.gateway, ["serve", "--config", configPath], environment: env, directory: directory.path)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if !process.isRunning { break }
@@ -50,9 +38,9 @@ final class GatewayProcess: @unchecked Sendable {
     deinit { stop() }
 
     /// Everything the gateway wrote to stderr so far (its own JSON log).
-    var stderr: String { String(decoding: stderrLines.out, as: UTF8.self) }
+    var stderr: String { String(decoding: process.output.err, as: UTF8.self) }
     /// Everything the gateway wrote to stdout so far (the access log with `{"type":"log"}`).
-    var stdout: String { String(decoding: stdoutLines.out, as: UTF8.self) }
+    var stdout: String { String(decoding: process.output.out, as: UTF8.self) }
 
     /// Access-log entries parsed from stdout.
     var accessLog: [[String: Any]] {
@@ -65,7 +53,7 @@ final class GatewayProcess: @unchecked Sendable {
         "\(scheme)://\(host):\(port(listener))\(path)"
     }
 
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    func signal(_ number: Int32) { process.signal(number) }
 
     /// Waits until stderr contains `text` (e.g. a reload message).
     @discardableResult
@@ -80,15 +68,16 @@ final class GatewayProcess: @unchecked Sendable {
 
     /// Waits for the process to exit; its status, or nil on timeout.
     func waitForExit(timeout: TimeInterval = 30) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        process.waitUntilExit(timeout: timeout) ? process.terminationStatus : nil
     }
 
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        if waitForExit(timeout: 10) == nil { kill(process.processIdentifier, SIGKILL) }
+        if waitForExit(timeout: 10) == nil {
+            process.signal(SIGKILL)
+            process.waitUntilExit()
+        }
     }
 }
 

@@ -58,7 +58,7 @@ struct HTTP2Gateway {
 
     /// The gateway's resident memory in bytes (VmRSS).
     var residentBytes: Int {
-        let status = (try? String(contentsOfFile: "/proc/\(process.process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let status = (try? String(contentsOfFile: "/proc/\(process.process.pid)/status", encoding: .utf8)) ?? ""
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
               let kib = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return 0 }
         return kib * 1024

@@ -6,7 +6,7 @@ import Testing
 /// one line per request, so tests can count what reached it.
 final class NginxProcess: @unchecked Sendable {
     let directory: TemporaryDirectory
-    let process = Process()
+    private(set) var process: Subprocess!
     /// The ports the `servers` text used for `{port0}`, `{port1}`, ...
     let ports: [Int]
 
@@ -38,11 +38,7 @@ final class NginxProcess: @unchecked Sendable {
             \(text)
             }
             """)
-        process.executableURL = URL(fileURLWithPath: nginx)
-        process.arguments = ["-p", directory.path, "-c", "nginx.conf", "-g", "daemon off;"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        process = try Subprocess(nginx, ["-p", directory.path, "-c", "nginx.conf", "-g", "daemon off;"], stdout: .discard, stderr: .discard)
         for port in ports where !waitForPort(port) {
             stop()
             throw NginxFailed(log: (try? String(contentsOfFile: directory.file("logs/error.log"), encoding: .utf8)) ?? "")
@@ -71,12 +67,13 @@ final class NginxProcess: @unchecked Sendable {
     }
 
     func stop() {
-        guard process.isRunning else { return }
+        guard let process, process.isRunning else { return }
         // QUIT: graceful, and the master takes its workers with it.
-        kill(process.processIdentifier, SIGQUIT)
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.signal(SIGQUIT)
+        if !process.waitUntilExit(timeout: 10) {
+            process.signal(SIGKILL)
+            process.waitUntilExit()
+        }
     }
 }
 

@@ -4,30 +4,21 @@ import Testing
 /// One long-lived TLS connection made by `openssl s_client`: write raw HTTP/1.1 requests to it
 /// and wait for what comes back. For tests that must keep a connection open across a reload.
 final class OpenSSLSession: @unchecked Sendable {
-    private let process = Process()
-    private let input = Pipe()
-    private let collected = Collected()
+    private let process: Subprocess
 
     init(port: Int, serverName: String, caFile: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         guard let openssl = Tool.require("openssl", sourceLocation: sourceLocation) else { throw ToolMissing(name: "openssl") }
-        process.executableURL = URL(fileURLWithPath: openssl)
-        process.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", serverName, "-CAfile", caFile,
-                             "-verify_return_error", "-alpn", "http/1.1", "-quiet"]
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        let collected = self.collected
-        output.fileHandleForReading.readabilityHandler = { collected.appendOut($0.availableData) }
-        try process.run()
+        process = try Subprocess(openssl, ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", serverName, "-CAfile", caFile,
+                                           "-verify_return_error", "-alpn", "http/1.1", "-quiet"],
+                                 input: true, stdout: .capture, stderr: .stdout)
     }
 
     deinit { close() }
 
     /// Everything received so far (and what s_client said about the handshake).
-    var received: String { String(decoding: collected.out, as: UTF8.self) }
+    var received: String { String(decoding: process.output.out, as: UTF8.self) }
 
-    func send(_ text: String) { input.fileHandleForWriting.write(Data(text.utf8)) }
+    func send(_ text: String) { process.write(Data(text.utf8)) }
 
     /// Waits until `text` has been received `count` times.
     @discardableResult
@@ -43,8 +34,8 @@ final class OpenSSLSession: @unchecked Sendable {
     var isRunning: Bool { process.isRunning }
 
     func close() {
-        try? input.fileHandleForWriting.close()
-        if process.isRunning { process.terminate() }
+        process.closeInput()
+        process.terminate()
     }
 }
 

@@ -5,7 +5,9 @@ final class RawConnection: @unchecked Sendable {
     let fd: Int32
 
     init(port: Int, host: String = "127.0.0.1") throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // `self.fd` is set only once connected: a class whose init throws after every property is
+        // set still runs deinit, which would close the descriptor a second time (maybe someone else's by then).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
@@ -17,6 +19,7 @@ final class RawConnection: @unchecked Sendable {
             close(fd)
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .ECONNREFUSED)
         }
+        self.fd = fd
     }
 
     deinit { close(fd) }

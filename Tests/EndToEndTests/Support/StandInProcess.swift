@@ -7,8 +7,7 @@ import Testing
 /// counters, knobs, webhook deliveries and OIDC tokens.
 final class StandInProcess: @unchecked Sendable {
     let fixtures: GitHubFixtures
-    let process = Process()
-    private let output = Collected()
+    private(set) var process: Subprocess!
     private(set) var api = ""
     private(set) var codeload = ""
     private(set) var objects = ""
@@ -29,14 +28,7 @@ final class StandInProcess: @unchecked Sendable {
         }
         caFile = configuration.caFile
         fixtures.writeConfig()
-        process.executableURL = URL(fileURLWithPath: Paths.product("github-standin"))
-        process.arguments = ["--fixtures", fixtures.root] + arguments
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        let output = self.output
-        err.fileHandleForReading.readabilityHandler = { output.appendOut($0.availableData) }
-        try process.run()
+        process = try Subprocess(Paths.product("github-standin"), ["--fixtures", fixtures.root] + arguments, stdout: .discard)
         let deadline = Date().addingTimeInterval(30)
         var started: [String: Any]?
         while Date() < deadline, process.isRunning, started == nil {
@@ -61,10 +53,10 @@ final class StandInProcess: @unchecked Sendable {
     deinit { stop() }
 
     /// What the stand-in wrote to stderr.
-    var log: String { String(decoding: output.out, as: UTF8.self) }
+    var log: String { String(decoding: process.output.err, as: UTF8.self) }
 
     func stop() {
-        guard process.isRunning else { return }
+        guard let process, process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
     }

@@ -31,40 +31,23 @@ enum Tool {
         guard let executable = name.hasPrefix("/") ? name : require(name, sourceLocation: sourceLocation) else {
             return Result(status: -1, stdout: Data(), stderr: "\(name) missing")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe(), inPipe = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = inPipe
-        let collected = Collected()
-        out.fileHandleForReading.readabilityHandler = { handle in collected.appendOut(handle.availableData) }
-        err.fileHandleForReading.readabilityHandler = { handle in collected.appendErr(handle.availableData) }
+        let child: Subprocess
         do {
-            try process.run()
+            child = try Subprocess(executable, arguments, environment: env, directory: directory, input: input != nil)
         } catch {
             Issue.record("cannot run \(name): \(error)", sourceLocation: sourceLocation)
             return Result(status: -1, stdout: Data(), stderr: "\(error)")
         }
-        if let input { inPipe.fileHandleForWriting.write(input) }
-        try? inPipe.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            process.terminate()
+        if let input { child.write(input) }
+        child.closeInput()
+        if !child.waitUntilExit(timeout: timeout) {
+            child.signal(SIGKILL)
+            child.waitUntilExit()
             Issue.record("\(name) \(arguments.joined(separator: " ")) did not finish in \(Int(timeout)) s", sourceLocation: sourceLocation)
         }
-        process.waitUntilExit()
-        out.fileHandleForReading.readabilityHandler = nil
-        err.fileHandleForReading.readabilityHandler = nil
-        collected.appendOut(out.fileHandleForReading.readDataToEndOfFile())
-        collected.appendErr(err.fileHandleForReading.readDataToEndOfFile())
-        return Result(status: process.terminationStatus, stdout: collected.out, stderr: String(decoding: collected.err, as: UTF8.self))
+        return Result(status: child.terminationStatus, stdout: child.output.out, stderr: String(decoding: child.output.err, as: UTF8.self))
     }
 
     /// curl with `--silent --show-error`; `-w '%{http_code}'` style options are the caller's.

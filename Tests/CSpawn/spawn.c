@@ -1,0 +1,36 @@
+#include "CSpawn.h"
+
+#include <signal.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <unistd.h>
+
+int cspawn_start(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *dir,
+                 int in, int out, int err) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int result = posix_spawn_file_actions_init(&actions);
+    if (result != 0) return result;
+    result = posix_spawnattr_init(&attributes);
+    if (result != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        return result;
+    }
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    if (result == 0) result = posix_spawn_file_actions_adddup2(&actions, in, 0);
+    if (result == 0) result = posix_spawn_file_actions_adddup2(&actions, out, 1);
+    if (result == 0) result = posix_spawn_file_actions_adddup2(&actions, err, 2);
+    if (result == 0) result = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (result == 0 && dir != NULL) result = posix_spawn_file_actions_addchdir_np(&actions, dir);
+    if (result == 0) result = posix_spawnattr_setsigmask(&attributes, &none);
+    if (result == 0) result = posix_spawnattr_setsigdefault(&attributes, &all);
+    if (result == 0) result = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (result == 0) result = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    return result;
+}
+
+int cspawn_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
