@@ -60,18 +60,36 @@ enum ServeCommand {
 /// released before `dispatchMain()` in release builds (it never returns), so SIGTERM did nothing.
 nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
 
-/// Serializes reloads and the final drain.
+/// Runs reloads and the final drain one after another. An actor alone does not: its methods
+/// interleave at every `await`, and a SIGTERM during a reload's `await` drained the listeners the
+/// reload was about to close again. Each call waits for the one before it to finish.
 actor Supervisor {
     let server: Server
     let path: String
     var stopping = false
+    private var last: Task<Void, Never>?
 
     init(server: Server, path: String) {
         self.server = server
         self.path = path
     }
 
-    func reload() async {
+    func reload() async { await afterPrevious { await self.performReload() } }
+
+    func shutdown() async { await afterPrevious { await self.performShutdown() } }
+
+    /// Starts `work` once every earlier call has finished, and waits for it.
+    private func afterPrevious(_ work: @escaping @Sendable () async -> Void) async {
+        let previous = last
+        let task = Task {
+            await previous?.value
+            await work()
+        }
+        last = task
+        await task.value
+    }
+
+    private func performReload() async {
         guard !stopping else { return }
         let (loaded, issues) = CLI.load(path)
         for issue in issues {
@@ -94,7 +112,7 @@ actor Supervisor {
         }
     }
 
-    func shutdown() async {
+    private func performShutdown() async {
         guard !stopping else { return }
         stopping = true
         let pipeline = server.pipeline

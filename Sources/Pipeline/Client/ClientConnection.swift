@@ -28,7 +28,12 @@ final class ClientConnection: @unchecked Sendable {
                 let io = try await open(address, loop: loop, deadline: deadline, host: key.host)
                 var transport: any Transport = PlainTransport(io: io)
                 if key.scheme == "https", let tls {
-                    let secure = TLSTransport(io: io, ssl: try tls.makeSSL(host: key.host), owner: tls, client: true)
+                    let ssl: OpaquePointer
+                    do { ssl = try tls.makeSSL(host: key.host) } catch {
+                        io.close()
+                        throw error
+                    }
+                    let secure = TLSTransport(io: io, ssl: ssl, owner: tls, client: true)
                     transport = secure
                     do {
                         try await secure.handshake(deadline: deadline)

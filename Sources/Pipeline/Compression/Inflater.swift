@@ -24,7 +24,7 @@ public final class Inflater {
         case .raw: -15
         }
         guard czlib_inflateInit2(stream, bits) == Z_OK else {
-            stream.deallocate()
+            // Every property is set, so deinit runs for this throw and frees the stream.
             throw CompressionError("inflateInit2 failed")
         }
     }
@@ -89,7 +89,7 @@ public final class Deflater {
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         guard czlib_deflateInit2(stream, level, Z_DEFLATED, gzip ? 15 + 16 : 15, 8, Z_DEFAULT_STRATEGY) == Z_OK else {
-            stream.deallocate()
+            // Every property is set, so deinit runs for this throw and frees the stream.
             throw CompressionError("deflateInit2 failed")
         }
     }

@@ -194,6 +194,8 @@ final class SocketIO: Selectable, Expiring {
     func read(into buffer: ByteBuffer, deadline: UInt64) async throws -> Int {
         if buffer.writableBytes < 4096 { buffer.reserveWritable(16 * 1024) }
         while true {
+            // Never a system call on a closed descriptor: its number may belong to another by now.
+            if isClosed { throw IOError.closed }
             let space = buffer.writable
             let n = recv(fd, space.baseAddress, space.count, 0)
             if n > 0 {
@@ -215,6 +217,7 @@ final class SocketIO: Selectable, Expiring {
         var first = 0
         var second = 0
         while first < bytes.count || second < more.count {
+            if isClosed { throw IOError.closed }
             let n: Int = bytes.withUnsafeBytes { a in
                 more.withUnsafeBytes { b in
                     csys_writev2(fd, a.baseAddress! + first, a.count - first, b.count > 0 ? b.baseAddress! + second : nil, b.count - second)
@@ -242,6 +245,7 @@ final class SocketIO: Selectable, Expiring {
         var position = off_t(offset)
         let end = off_t(offset + length)
         while position < end {
+            if isClosed { throw IOError.closed }
             // At most 2 MiB per call, then a turn for the loop's other connections: one call for a
             // whole large file kept the loop in the kernel for as long as the client kept reading.
             let n = csys_sendfile(fd, file.descriptor, &position, Int(min(end - position, Self.sendfileChunk)))

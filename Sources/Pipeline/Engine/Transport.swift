@@ -48,6 +48,7 @@ final class PlainTransport: Transport {
 
     func readNow(into space: UnsafeMutableRawBufferPointer) throws -> ImmediateRead {
         while true {
+            if io.isClosed { throw IOError.closed }
             let n = recv(io.fd, space.baseAddress, space.count, 0)
             if n > 0 { return .bytes(n) }
             if n == 0 { return .closed }

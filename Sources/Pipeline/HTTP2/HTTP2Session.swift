@@ -53,7 +53,7 @@ final class HTTP2Session {
         guard nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), entries, entries.count) == 0,
               nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(settings.connectionWindowBytes)) == 0
         else {
-            nghttp2_session_del(session)
+            // Every property is set, so deinit runs for this throw and deletes the session.
             throw HTTP2SessionError("cannot submit settings")
         }
     }

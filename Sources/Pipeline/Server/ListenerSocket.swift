@@ -10,6 +10,7 @@ final class ListenerSocket: Sendable {
     let fd: Int32
     let address: SocketAddress
     private let config: Mutex<ListenerConfig>
+    private let closed = Atomic<Bool>(false)
 
     init(address: SocketAddress, config: ListenerConfig) throws {
         let family = address.family == .v4 ? AF_INET : AF_INET6
@@ -58,7 +59,12 @@ final class ListenerSocket: Sendable {
     /// The address with the port actually bound.
     var boundAddress: SocketAddress { SocketAddress(bytes: address.bytes, port: boundPort) }
 
-    func close() { Glibc.close(fd) }
+    /// Closes the socket once; later calls do nothing (a second close would hit whatever
+    /// descriptor has reused the number by then).
+    func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        Glibc.close(fd)
+    }
 }
 
 /// A listening socket's registration on one loop: accepts what epoll reports and hands each

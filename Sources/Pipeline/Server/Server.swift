@@ -30,10 +30,20 @@ public final class Server: Sendable {
     /// Binds every listener and starts the loops. Throws (and binds nothing) if any address fails.
     public func start() throws {
         let opened = try open(core.pipeline.listeners, reusing: [:])
-        sockets.withLock { $0 = opened }
-        for loop in loops {
-            for socket in opened.values { loop.acceptors[socket.fd] = try Acceptor(socket: socket, loop: loop, server: self) }
+        do {
+            // The loops are not running yet, so their acceptor tables can be filled from here.
+            for loop in loops {
+                for socket in opened.values { loop.acceptors[socket.fd] = try Acceptor(socket: socket, loop: loop, server: self) }
+            }
+        } catch {
+            for loop in loops {
+                for acceptor in loop.acceptors.values { acceptor.deregister() }
+                loop.acceptors = [:]
+            }
+            for socket in opened.values { socket.close() }
+            throw error
         }
+        sockets.withLock { $0 = opened }
         for loop in loops { loop.start() }
         for socket in opened.values.sorted(by: { $0.address.description < $1.address.description }) {
             let config = socket.current
@@ -76,9 +86,12 @@ public final class Server: Sendable {
     /// Swaps in `pipeline` (already built and validated). New listeners are bound first; if one
     /// cannot be, nothing changes. Listeners that stay keep their sockets and get the new config
     /// (certificates included); requests in flight finish on the pipeline they started with.
-    /// Returns the old pipeline so its middlewares can be stopped.
+    /// Returns the old pipeline so its middlewares can be stopped. Reloads and `drain` must not
+    /// overlap (the CLI's supervisor runs them one after another); a reload once draining has
+    /// begun is refused.
     @discardableResult
     public func reload(_ pipeline: LoadedPipeline) async throws -> LoadedPipeline {
+        guard !core.isDraining else { throw ServerDraining() }
         let current = sockets.withLock { $0 }
         let opened = try open(pipeline.listeners, reusing: current)
         let added = opened.values.filter { socket in !current.values.contains { $0 === socket } }
@@ -206,4 +219,9 @@ struct SocketKey: Hashable, Sendable {
         self.address = address
         self.listener = address.port == 0 ? listener : nil
     }
+}
+
+/// A reload asked for after draining began.
+public struct ServerDraining: Error, CustomStringConvertible {
+    public var description: String { "the server is draining" }
 }
