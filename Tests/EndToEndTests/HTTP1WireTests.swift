@@ -59,6 +59,15 @@ struct HTTP1WireTests {
         #expect(String(decoding: raw.readAll(timeout: 10), as: UTF8.self).hasPrefix("HTTP/1.1 431 "))
     }
 
+    @Test("an Expect other than 100-continue is answered 417 (RFC 9110 §10.1.1)")
+    func unsupportedExpectation() throws {
+        let (dir, config) = filesSite()
+        let gateway = try GatewayProcess(config: config, directory: dir)
+        let refused = Tool.curl(["-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect: 200-ok", gateway.url("web", "/hello.txt")])
+        #expect(refused.output == "417")
+        #expect(Tool.curl(["-o", "/dev/null", "-w", "%{http_code}", gateway.url("web", "/hello.txt")]).output == "200")
+    }
+
     @Test("a target over 8 KiB is refused with 414; limits are configurable per listener")
     func longURI() throws {
         let (dir, config) = filesSite(listenerExtra: #", "limits": {"maxURIBytes": 100, "maxHeaderCount": 3}"#)

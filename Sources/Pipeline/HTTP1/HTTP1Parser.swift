@@ -71,7 +71,7 @@ public struct HTTP1Parser: Sendable {
         let expect = headers["Expect"]
         var expectsContinue = false
         if let expect {
-            guard expect.equalsIgnoringASCIICase("100-continue") else { throw .badRequest("unsupported Expect") }
+            guard expect.equalsIgnoringASCIICase("100-continue") else { throw .expectationFailed }
             expectsContinue = version == .http1_1
         }
         let head = HTTP1RequestHead(method: method, target: target, version: version, headers: headers, framing: framing,

@@ -27,6 +27,8 @@ public enum HTTP1ParseError: Error, Equatable, CustomStringConvertible {
     case tooManyHeaders
     case versionNotSupported
     case notImplemented(String)
+    /// An `Expect` other than 100-continue (RFC 9110 §10.1.1).
+    case expectationFailed
 
     public var status: HTTPStatus {
         switch self {
@@ -35,6 +37,7 @@ public enum HTTP1ParseError: Error, Equatable, CustomStringConvertible {
         case .headersTooLarge, .tooManyHeaders: .requestHeaderFieldsTooLarge
         case .versionNotSupported: .httpVersionNotSupported
         case .notImplemented: .notImplemented
+        case .expectationFailed: .expectationFailed
         }
     }
 
@@ -46,6 +49,7 @@ public enum HTTP1ParseError: Error, Equatable, CustomStringConvertible {
         case .tooManyHeaders: "too many request header fields"
         case .versionNotSupported: "HTTP version not supported"
         case .notImplemented(let what): "not implemented: \(what)"
+        case .expectationFailed: "only Expect: 100-continue is supported"
         }
     }
 }
