@@ -111,6 +111,27 @@ struct UpstreamTests {
         #expect(upstream.requests(to: "/post").count == 1)
     }
 
+    @Test("a redirect into the upstream's url reaches the client as its own path; one elsewhere is passed on as it is")
+    func rewritesLocation() throws {
+        let upstream = try FaultyUpstream { _ in .respond(status: 200, headers: [], body: Data()) }
+        let origin = upstream.url("")
+        upstream.answer { request in
+            switch request.target {
+            case "/base/old": .respond(status: 301, headers: [("Location", origin + "/base/new?x=1")], body: Data())
+            case "/base/away": .respond(status: 302, headers: [("Location", "https://example.com/elsewhere")], body: Data())
+            default: .respond(status: 200, headers: [], body: Data("ok".utf8))
+            }
+        }
+        let gateway = try gateway(to: upstream.url("/base"), #", "stripPrefix": "/mirror""#)
+        let moved = Tool.curl(["-o", "/dev/null", "-w", "%{http_code} %header{location}", gateway.url("web", "/mirror/old")])
+        #expect(moved.output == "301 /mirror/new?x=1")
+        let away = Tool.curl(["-o", "/dev/null", "-w", "%{http_code} %header{location}", gateway.url("web", "/mirror/away")])
+        #expect(away.output == "302 https://example.com/elsewhere")
+        let plain = try self.gateway(to: upstream.url("/base"), #", "stripPrefix": "/mirror", "rewriteLocation": false"#)
+        let kept = Tool.curl(["-o", "/dev/null", "-w", "%header{location}", plain.url("web", "/mirror/old")])
+        #expect(kept.output == origin + "/base/new?x=1")
+    }
+
     @Test("a redirect to another origin is followed without the Authorization header; the first origin got it")
     func redirectDropsCredentials() throws {
         let nginx = try NginxProcess(servers: """

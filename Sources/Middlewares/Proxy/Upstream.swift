@@ -5,7 +5,9 @@ import Pipeline
 /// added, and the client's own Authorization stays here (it was meant for the gateway). Without
 /// `url` it fetches the upstream request a behaviour prepared. Bodies stream both ways; failures
 /// become 502 (bad answer) or 504 (timeout) with a short body naming no host or credential. A body
-/// that dies midway aborts the client's response instead of ending it cleanly.
+/// that dies midway aborts the client's response instead of ending it cleanly. A `Location` that
+/// points into `url` is rewritten to the path the client uses (nginx's `proxy_redirect default`),
+/// so redirects neither leak the upstream's address nor send clients around the gateway.
 public struct Upstream: Middleware {
     let base: HTTPURL?
     let client: HTTPClient
@@ -13,6 +15,7 @@ public struct Upstream: Middleware {
     let followRedirects: Bool
     let forwardAuthorization: Bool
     let authorization: Secret?
+    let rewriteLocation: Bool
 
     public static let type = MiddlewareType(
         name: "upstream", summary: "Fetches from an upstream (a fixed url, or what a behaviour prepared) and streams it back.",
@@ -28,6 +31,7 @@ public struct Upstream: Middleware {
             OptionSpec("followRedirects", "bool", "follow redirects for GET/HEAD in url mode", default: "false"),
             OptionSpec("forwardAuthorization", "bool", "pass the client's Authorization header upstream", default: "false"),
             OptionSpec("authorization", "secret", "Authorization header value sent upstream (or authorizationFile)"),
+            OptionSpec("rewriteLocation", "bool", "rewrite a Location into url to the client's path (url mode)", default: "true"),
         ],
         build: { options, _ in
             var base: HTTPURL?
@@ -47,7 +51,8 @@ public struct Upstream: Middleware {
             return Upstream(base: base, client: client, stripPrefix: strip.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
                             followRedirects: options.bool("followRedirects", default: false),
                             forwardAuthorization: options.bool("forwardAuthorization", default: false),
-                            authorization: options.secret("authorization"))
+                            authorization: options.secret("authorization"),
+                            rewriteLocation: options.bool("rewriteLocation", default: true))
         })
 
     public func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
@@ -81,6 +86,10 @@ public struct Upstream: Middleware {
         }
         var headers = response.headers
         headers.removeHopByHop()
+        if request.upstream == nil, rewriteLocation, let base, let location = headers["Location"],
+           let rewritten = Self.clientLocation(location, base: base, stripPrefix: stripPrefix) {
+            headers["Location"] = rewritten
+        }
         let upstreamBody = response.body
         var body: ResponseBody
         if request.method == .head || !response.status.allowsContent {
@@ -94,6 +103,27 @@ public struct Upstream: Middleware {
         }
         if request.method != .head, response.status.allowsContent, upstreamBody.isEmpty { body = .empty }
         return Response(status: response.status, headers: headers, body: body)
+    }
+
+    /// `location` as the client should see it when it points into `base` (absolute with the same
+    /// origin, or an absolute path): the part after `base`'s path behind `stripPrefix`, as an
+    /// absolute path. nil when it points elsewhere (kept as it is).
+    static func clientLocation(_ location: String, base: HTTPURL, stripPrefix: String?) -> String? {
+        let target: String
+        if location.hasPrefix("/"), !location.hasPrefix("//") {
+            target = location
+        } else if let url = HTTPURL(location), url.scheme == base.scheme, url.host == base.host, url.port == base.port {
+            target = url.path + (url.query.map { "?" + $0 } ?? "")
+        } else {
+            return nil
+        }
+        let basePath = base.path.hasSuffix("/") ? String(base.path.dropLast()) : base.path
+        guard target.hasPrefix(basePath) else { return nil }
+        let rest = target.dropFirst(basePath.count)
+        // "/base" matches "/base", "/base/..." and "/base?...", never "/baseball".
+        guard rest.isEmpty || rest.hasPrefix("/") || rest.hasPrefix("?") else { return nil }
+        let path = (stripPrefix ?? "") + rest
+        return path.hasPrefix("/") ? path : "/" + path
     }
 
     func forwardedHeaders(_ request: Request, _ context: Context) -> HTTPFields {
