@@ -219,6 +219,81 @@ struct CacheTests {
         #expect((try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory.file("tmp")))?.count == 0)
     }
 
+    /// A TLS upstream whose answers have no length: the body ends when the connection does.
+    /// `/clean...` ends with close_notify; `/reset...` is cut by a TCP reset, `/fin...` by a bare FIN.
+    static let closeDelimitedTLSUpstream = """
+        import socket, ssl, struct, sys, threading, time
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[1], sys.argv[2])
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        print(listener.getsockname()[1], flush=True)
+        body = bytes(range(256)) * 400
+        def serve(raw):
+            try:
+                connection = context.wrap_socket(raw, server_side=True)
+                connection.settimeout(5)
+                request = b""
+                while b"\\r\\n\\r\\n" not in request:
+                    piece = connection.recv(4096)
+                    if not piece:
+                        return
+                    request += piece
+                path = request.split(b" ")[1].decode()
+                connection.sendall(b"HTTP/1.1 200 OK\\r\\nCache-Control: max-age=300\\r\\nConnection: close\\r\\n\\r\\n")
+                if path.startswith("/clean"):
+                    connection.sendall(body)
+                    try:
+                        connection.unwrap()
+                    except Exception:
+                        pass
+                else:
+                    connection.sendall(body[:60000])
+                    time.sleep(0.2)
+                    if path.startswith("/reset"):
+                        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                connection.close()
+            except Exception as error:
+                print(error, file=sys.stderr, flush=True)
+        while True:
+            raw, _ = listener.accept()
+            threading.Thread(target=serve, args=(raw,), daemon=True).start()
+        """
+
+    @Test("over TLS a body that ends with the connection is whole only after close_notify; a reset or a bare FIN aborts and is never stored")
+    func tlsCloseDelimited() throws {
+        let certs = TemporaryDirectory()
+        #expect(Tool.run(Paths.gateway, ["cert", "--dev", "--dir", certs.path, "--name", "localhost"]).status == 0)
+        let script = certs.write("upstream.py", Self.closeDelimitedTLSUpstream)
+        let python = try #require(Tool.require("python3"))
+        let upstream = try Subprocess(python, [script, certs.file("gateway.pem"), certs.file("gateway-key.pem")])
+        defer {
+            upstream.signal(SIGKILL)
+            upstream.waitUntilExit()
+        }
+        var port = 0
+        let deadline = Date().addingTimeInterval(20)
+        while port == 0, Date() < deadline, upstream.isRunning {
+            port = Int(String(decoding: upstream.output.out, as: UTF8.self).split(separator: "\n").first ?? "") ?? 0
+            if port == 0 { usleep(20_000) }
+        }
+        try #require(port > 0, "upstream did not start: \(String(decoding: upstream.output.err, as: UTF8.self))")
+        let gateway = try GatewayProcess(config: Self.config(upstream: "https://localhost:\(port)",
+                                                              upstreamOptions: #", "caFile": "\#(certs.file("ca.pem"))""#))
+        let whole = Self.get(gateway.url("web", "/clean.bin"))
+        #expect(whole.exit == 0 && whole.status == 200 && whole.xCache == "MISS" && whole.body.count == 102_400)
+        #expect(Self.get(gateway.url("web", "/clean.bin")).xCache == "HIT")
+        for path in ["/reset.bin", "/fin.bin"] {
+            for _ in 0..<2 {
+                let cut = Self.get(gateway.url("web", path))
+                #expect(cut.exit == 18, "\(path): the client must see the answer end early")
+                #expect(cut.xCache == "MISS", "\(path) must never be stored")
+                #expect(cut.body.count < 102_400)
+            }
+        }
+    }
+
     @Test("credentials, no-store and Set-Cookie keep responses out of the cache")
     func notStored() throws {
         let upstream = try FaultyUpstream { request in

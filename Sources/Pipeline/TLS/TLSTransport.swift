@@ -10,6 +10,9 @@ final class TLSTransport: Transport {
     private let ssl: OpaquePointer
     /// Keeps the SSL_CTX (and the callbacks' context) alive as long as the connection.
     private let owner: AnyObject
+    /// The client side reads a TCP reset as an error, never as the end of the stream: an upstream
+    /// body that ends when the connection does would otherwise look complete when it was cut.
+    private let isClient: Bool
     private(set) var negotiatedProtocol: String?
     private(set) var tlsVersion: String?
     var supportsSendfile: Bool { false }
@@ -25,6 +28,7 @@ final class TLSTransport: Transport {
         self.io = io
         self.ssl = ssl
         self.owner = owner
+        isClient = client
         SSL_set_fd(ssl, io.fd)
         if client { SSL_set_connect_state(ssl) } else { SSL_set_accept_state(ssl) }
     }
@@ -84,6 +88,7 @@ final class TLSTransport: Transport {
             if error == SSL_ERROR_ZERO_RETURN { return 0 }
             if error == SSL_ERROR_SYSCALL, errno == 0 || errno == ECONNRESET {
                 ERR_clear_error()
+                if isClient { throw IOError.connectionReset }
                 return 0
             }
             try await wait(for: error, deadline: deadline, during: "read")
@@ -100,6 +105,7 @@ final class TLSTransport: Transport {
         case SSL_ERROR_ZERO_RETURN: return .closed
         case SSL_ERROR_SYSCALL where errno == 0 || errno == ECONNRESET:
             ERR_clear_error()
+            if isClient { throw IOError.connectionReset }
             return .closed
         case let error:
             if error == SSL_ERROR_SYSCALL { throw SystemError(call: "TLS read", code: errno) }
