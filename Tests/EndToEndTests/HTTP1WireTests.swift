@@ -59,6 +59,19 @@ struct HTTP1WireTests {
         #expect(String(decoding: raw.readAll(timeout: 10), as: UTF8.self).hasPrefix("HTTP/1.1 431 "))
     }
 
+    @Test("a client that sends its whole too-large body before reading gets the 413, not a reset (lingering close)")
+    func lingeringClose() throws {
+        let (dir, config) = filesSite(stackExtra: #", "maxBodyBytes": "1MiB""#)
+        let gateway = try GatewayProcess(config: config, directory: dir)
+        let raw = try RawConnection(port: gateway.port("web"))
+        // Well past what loopback socket buffers hold, well under the 16 MiB the gateway drops.
+        let body = Data(repeating: 0x78, count: 12 << 20)
+        let sent = raw.send(Data("POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+        #expect(sent, "the gateway read and dropped the rest of the body instead of resetting the connection")
+        let answer = String(decoding: raw.readAll(timeout: 10), as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 413 "), "\(answer)")
+    }
+
     @Test("an Expect other than 100-continue is answered 417 (RFC 9110 §10.1.1)")
     func unsupportedExpectation() throws {
         let (dir, config) = filesSite()

@@ -60,7 +60,8 @@ final class HTTP1Connection: DrainableConnection {
                         return head
                     }
                 } catch {
-                    try? await writeError(error.status, error.description)
+                    // The rest of a head over a limit may still be on its way.
+                    if (try? await writeError(error.status, error.description)) != nil { await lingeringClose() }
                     return nil
                 }
             }
@@ -121,11 +122,33 @@ final class HTTP1Connection: DrainableConnection {
         let outcome = await writer.send(response, keepAlive: keepAlive)
         context.complete(status: outcome.status, bytes: outcome.bytes, aborted: outcome.aborted)
         body = nil
-        guard outcome.keepAlive else { return false }
+        guard outcome.keepAlive else {
+            if let reader, !reader.isComplete, !outcome.aborted { await lingeringClose() }
+            return false
+        }
         if let reader, !reader.isComplete {
             guard (try? await reader.drain()) == true else { return false }
         }
         return true
+    }
+
+    /// Closing with unread bytes in the receive queue makes the kernel send a reset, which can
+    /// reach a client still sending its body (after a 413, say) before it has read the answer, and
+    /// fails a client that sends everything before reading. So, with the answer sent: end our
+    /// side, then read and drop what still arrives, for at most `lingerTime` or `lingerBytes`
+    /// (nginx's lingering close).
+    static let lingerTime: Duration = .seconds(3)
+    static let lingerBytes = 16 << 20
+
+    private func lingeringClose() async {
+        transport.finishWriting()
+        let end = Monotonic.after(Self.lingerTime)
+        var dropped = 0
+        while dropped < Self.lingerBytes {
+            guard let n = try? await transport.read(into: buffer, deadline: end), n > 0 else { return }
+            dropped += n
+            buffer.moveReaderIndex(by: buffer.readableBytes)
+        }
     }
 
     /// A short error response that closes the connection.

@@ -24,16 +24,21 @@ final class RawConnection: @unchecked Sendable {
 
     deinit { close(fd) }
 
-    func send(_ text: String) { send(Data(text.utf8)) }
+    @discardableResult
+    func send(_ text: String) -> Bool { send(Data(text.utf8)) }
 
-    func send(_ data: Data) {
+    /// Sends all of `data` (blocking); false when the peer reset or closed first.
+    @discardableResult
+    func send(_ data: Data) -> Bool {
         data.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let n = Foundation.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if n <= 0 { return }
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 { return false }
                 offset += n
             }
+            return true
         }
     }
 
