@@ -23,6 +23,14 @@ struct MetricsTests {
         #expect(metrics.contains("gateway_requests_total{stack=\"site\",protocol=\"HTTP/1.1\",status=\"4xx\"} 1"), "\(metrics)")
         #expect(metrics.contains("gateway_response_bytes_total{stack=\"site\",protocol=\"HTTP/2\",status=\"2xx\"} 6"), "\(metrics)")
         #expect(metrics.contains("# TYPE gateway_cache_hits_total counter"), "\(metrics)")
+        // The duration histogram: cumulative buckets ending at +Inf with the request count.
+        #expect(metrics.contains("# TYPE gateway_request_duration_seconds histogram"), "\(metrics)")
+        let series = #"stack="site",protocol="HTTP/2",status="2xx""#
+        let buckets = metrics.split(separator: "\n").filter { $0.hasPrefix("gateway_request_duration_seconds_bucket{\(series),") }
+            .compactMap { Int($0.split(separator: " ").last ?? "") }
+        #expect(buckets.count == 16 && buckets.last == 3, "\(metrics)")
+        #expect(zip(buckets, buckets.dropFirst()).allSatisfy { $0 <= $1 }, "cumulative: \(buckets)")
+        #expect(metrics.contains("gateway_request_duration_seconds_count{\(series)} 3\n"), "\(metrics)")
         // The access log says the same per request.
         #expect(gateway.waitForLogLine { $0.contains("\"protocol\":\"HTTP/2\"") && $0.contains("/a.txt") })
     }

@@ -25,7 +25,13 @@ public final class MetricsRegistry: Sendable {
         var bytes = 0
         var aborted = 0
         var seconds = 0.0
+        /// Requests per duration bucket (not cumulative; the last is above every bound).
+        var buckets = [Int](repeating: 0, count: MetricsRegistry.durationBounds.count + 1)
     }
+
+    /// Upper bounds (seconds) of the request-duration histogram's buckets: metadata answers from
+    /// memory sit in the first few, large downloads in the last.
+    static let durationBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
     private let requests = Mutex<[RequestKey: RequestCounts]>([:])
     private let sources = Mutex<[WeakSource]>([])
@@ -50,7 +56,9 @@ public final class MetricsRegistry: Sendable {
             counts.requests += 1
             counts.bytes += bytes
             if aborted { counts.aborted += 1 }
-            counts.seconds += duration.seconds
+            let seconds = duration.seconds
+            counts.seconds += seconds
+            counts.buckets[Self.durationBounds.firstIndex { seconds <= $0 } ?? Self.durationBounds.count] += 1
             table[key] = counts
         }
     }
@@ -70,16 +78,28 @@ public final class MetricsRegistry: Sendable {
             ($0.key.stack, $0.key.version.rawValue, $0.key.statusClass) < ($1.key.stack, $1.key.version.rawValue, $1.key.statusClass)
         }
         var out = ""
+        func labels(_ key: RequestKey) -> String {
+            "stack=\(Self.quote(key.stack)),protocol=\(Self.quote(key.version.rawValue)),status=\"\(key.statusClass)xx\""
+        }
         func family(_ name: String, _ type: String, _ help: String, _ value: (RequestCounts) -> String) {
             out += "# HELP gateway_\(name) \(help)\n# TYPE gateway_\(name) \(type)\n"
-            for (key, counts) in table {
-                out += "gateway_\(name){stack=\(Self.quote(key.stack)),protocol=\(Self.quote(key.version.rawValue)),status=\"\(key.statusClass)xx\"} \(value(counts))\n"
-            }
+            for (key, counts) in table { out += "gateway_\(name){\(labels(key))} \(value(counts))\n" }
         }
         family("requests_total", "counter", "Requests answered, by stack, protocol and status class.") { String($0.requests) }
         family("response_bytes_total", "counter", "Response body bytes written.") { String($0.bytes) }
         family("aborted_responses_total", "counter", "Responses whose body stopped before its end.") { String($0.aborted) }
-        family("request_duration_seconds_sum", "counter", "Time from request head to the last body byte, summed.") { String($0.seconds) }
+        out += "# HELP gateway_request_duration_seconds Time from request head to the last body byte.\n"
+        out += "# TYPE gateway_request_duration_seconds histogram\n"
+        for (key, counts) in table {
+            var cumulative = 0
+            for (index, bound) in Self.durationBounds.enumerated() {
+                cumulative += counts.buckets[index]
+                out += "gateway_request_duration_seconds_bucket{\(labels(key)),le=\"\(bound)\"} \(cumulative)\n"
+            }
+            out += "gateway_request_duration_seconds_bucket{\(labels(key)),le=\"+Inf\"} \(counts.requests)\n"
+            out += "gateway_request_duration_seconds_sum{\(labels(key))} \(counts.seconds)\n"
+            out += "gateway_request_duration_seconds_count{\(labels(key))} \(counts.requests)\n"
+        }
         for source in sources.withLock({ $0.compactMap(\.source) }) { out += source.renderMetrics() }
         return out
     }
