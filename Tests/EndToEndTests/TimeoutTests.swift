@@ -62,4 +62,23 @@ struct TimeoutTests {
         #expect(raw.isClosedByPeer(within: 20))
         #expect(Date().timeIntervalSince(idleSince) >= 1.5)
     }
+
+    @Test("out of file descriptors, the listener pauses instead of spinning, logs once, and accepts again when some are free")
+    func outOfDescriptors() throws {
+        let (dir, config) = filesSite()
+        // A descriptor limit the gateway starts under but that 80 connections exhaust.
+        let gateway = try GatewayProcess(config: config, directory: dir, launcher: ["prlimit", "--nofile=48"])
+        var connections: [RawConnection] = []
+        for _ in 0..<80 { if let raw = try? RawConnection(port: gateway.port("web")) { connections.append(raw) } }
+        #expect(connections.count == 80, "the kernel's backlog takes what the gateway cannot accept")
+        #expect(gateway.waitForLog("out of file descriptors"))
+        // A level-triggered listener left registered wakes its loop at once, over and over: one
+        // error line per wake-up. Paused, it tries again every 250 ms and says so once per 10 s.
+        Thread.sleep(forTimeInterval: 2)
+        let lines = gateway.stderr.components(separatedBy: "out of file descriptors").count - 1
+        #expect(lines >= 1 && lines <= 2, "\(lines) log lines in 2 s")
+        connections.removeAll()
+        let answer = Tool.curl(["--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", gateway.url("web", "/hello.txt")])
+        #expect(answer.output == "200", "accepting again once descriptors are free")
+    }
 }

@@ -68,12 +68,20 @@ final class ListenerSocket: Sendable {
 }
 
 /// A listening socket's registration on one loop: accepts what epoll reports and hands each
-/// connection to a loop in turn.
-final class Acceptor: Selectable {
+/// connection to a loop in turn. Loop-confined.
+final class Acceptor: Selectable, Expiring {
     let socket: ListenerSocket
     unowned let loop: EventLoop
     let server: Server
     private var registration: UInt64 = 0
+    /// Out of descriptors: off epoll until `resumeAt` (the listener is level-triggered, so staying
+    /// registered would wake the loop at once, over and over, while the connection waits in the backlog).
+    private var paused = false
+    private var resumeAt: UInt64 = 0
+    private var retired = false
+    private var lastLogged: UInt64?
+    static let pauseMilliseconds: UInt64 = 250
+    static let logEveryMilliseconds: UInt64 = 10_000
 
     init(socket: ListenerSocket, loop: EventLoop, server: Server) throws {
         self.socket = socket
@@ -82,7 +90,41 @@ final class Acceptor: Selectable {
         registration = try loop.register(socket.fd, self, listener: true)
     }
 
-    func deregister() { loop.deregister(socket.fd, id: registration) }
+    func deregister() {
+        retired = true
+        loop.untrack(self)
+        if !paused { loop.deregister(socket.fd, id: registration) }
+    }
+
+    private func pause(_ code: Int32) {
+        paused = true
+        loop.deregister(socket.fd, id: registration)
+        let now = Monotonic.now
+        resumeAt = now + Self.pauseMilliseconds
+        loop.track(self)
+        if lastLogged.map({ now &- $0 >= Self.logEveryMilliseconds }) ?? true {
+            lastLogged = now
+            Log.error("accept: out of file descriptors; pausing this listener", [
+                ("listener", socket.current.name), ("reason", String(cString: strerror(code))),
+                ("retry", "\(Self.pauseMilliseconds)ms"),
+            ])
+        }
+    }
+
+    func expire(now: UInt64) {
+        guard paused, now >= resumeAt else { return }
+        if retired {
+            loop.untrack(self)
+            return
+        }
+        guard let id = try? loop.register(socket.fd, self, listener: true) else {
+            resumeAt = now + Self.pauseMilliseconds
+            return
+        }
+        registration = id
+        paused = false
+        loop.untrack(self)
+    }
 
     func ready(_ events: UInt32) {
         // Level-triggered: a cap per wake-up keeps one busy listener from starving the loop.
@@ -93,8 +135,9 @@ final class Acceptor: Selectable {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { csys_accept4(socket.fd, $0, &length) }
             }
             if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                if errno == EMFILE || errno == ENFILE { Log.error("accept: out of file descriptors") }
+                let code = errno
+                if code == EINTR || code == ECONNABORTED { continue }
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM { pause(code) }
                 return
             }
             var one: Int32 = 1

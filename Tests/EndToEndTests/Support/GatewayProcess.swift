@@ -9,14 +9,20 @@ final class GatewayProcess: @unchecked Sendable {
     let process: Subprocess
     private(set) var ports: [String: Int] = [:]
 
-    /// Writes `config` as pipeline.json into a fresh directory (or `directory`) and starts the gateway.
+    /// Writes `config` as pipeline.json into a fresh directory (or `directory`) and starts the gateway,
+    /// through `launcher` when given (e.g. `["prlimit", "--nofile=64"]`, which execs the gateway in place).
     init(config: String, directory: TemporaryDirectory = TemporaryDirectory(), environment: [String: String] = [:],
-         sourceLocation: SourceLocation = #_sourceLocation) throws {
+         launcher: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
         self.directory = directory
         configPath = directory.write("pipeline.json", config)
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        process = try Subprocess(Paths.gateway, ["serve", "--config", configPath], environment: env, directory: directory.path)
+        var command = [Paths.gateway, "serve", "--config", configPath]
+        if let tool = launcher.first {
+            guard let path = Tool.require(tool, sourceLocation: sourceLocation) else { throw ToolMissing(name: tool) }
+            command = [path] + launcher.dropFirst() + command
+        }
+        process = try Subprocess(command[0], Array(command.dropFirst()), environment: env, directory: directory.path)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if !process.isRunning { break }
