@@ -91,6 +91,29 @@ struct UpstreamTests {
         #expect(!refused.output.contains("127.0.0.1:\(deadPort)") && !refused.output.contains(String(deadPort)))
     }
 
+    @Test("with every connection to the upstream busy, a request waits at most the connect timeout, then gets 504")
+    func poolWaitIsBounded() throws {
+        let body = testBytes(1 << 20)
+        let upstream = try FaultyUpstream { request in
+            request.target == "/slow" ? .stall(headers: [], body: body, after: 100_000) : .respond(status: 200, headers: [], body: Data("ok".utf8))
+        }
+        // One connection per origin and loop, one loop: /slow holds it for the 30 s idle timeout.
+        let gateway = try GatewayProcess(config: """
+            {"version": 1, "workers": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:0"}],
+             "stacks": {"proxy": {"chain": [{"type": "log"}, {"type": "upstream", "url": "\(upstream.url(""))",
+                                            "maxConnections": 1, "connectTimeout": "1s", "idleTimeout": "30s"}]}}}
+            """)
+        let slow = try Download(["-o", "/dev/null", gateway.url("web", "/slow")])
+        let started = Date()
+        while upstream.requests(to: "/slow").isEmpty, Date().timeIntervalSince(started) < 20 { usleep(20_000) }
+        #expect(upstream.requests(to: "/slow").count == 1)
+        let waiting = Tool.curl(["-i", gateway.url("web", "/fast")])
+        #expect(waiting.output.hasPrefix("HTTP/1.1 504"), "\(waiting.output)")
+        #expect(gateway.waitForLogLine { $0.contains("waiting for a free connection") })
+        #expect(upstream.requests(to: "/fast").isEmpty)
+        slow.process.signal(SIGKILL)
+    }
+
     @Test("an idempotent request that failed before any answer byte is retried once; a POST is not")
     func retriesOnce() throws {
         let upstream = try FaultyUpstream { _ in .closeWithoutAnswer }

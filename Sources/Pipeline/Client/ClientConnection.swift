@@ -20,7 +20,7 @@ final class ClientConnection: @unchecked Sendable {
 
     /// Resolves, connects (trying each address) and, for https, completes a verified TLS handshake.
     static func connect(_ key: PoolKey, tls: ClientTLSContext?, loop: EventLoop, timeout: Duration) async throws -> ClientConnection {
-        let addresses = try await Resolver.shared.resolve(key.host, port: key.port)
+        let addresses = try await Resolver.shared.resolve(key.host, port: key.port, timeout: timeout)
         var lastError: any Error = ClientError.connect(host: key.host, reason: "no addresses")
         for address in addresses {
             let deadline = Monotonic.after(timeout)

@@ -15,7 +15,9 @@ final class ConnectionPool: Expiring, @unchecked Sendable {
     private let idleTimeout: UInt64
     private var idle: [PoolKey: [ClientConnection]] = [:]
     private var open: [PoolKey: Int] = [:]
-    private var waiters: [PoolKey: [UnsafeContinuation<Void, Never>]] = [:]
+    /// Requests waiting for a slot: resumed with true when one frees, false when their deadline
+    /// (monotonic ms) passed first; the sweep checks deadlines while anyone waits.
+    private var waiters: [PoolKey: [(continuation: UnsafeContinuation<Bool, Never>, deadline: UInt64)]] = [:]
 
     init(loop: EventLoop, clientID: UInt64, limit: Int, idleTimeout: Duration) {
         self.loop = loop
@@ -25,8 +27,10 @@ final class ConnectionPool: Expiring, @unchecked Sendable {
     }
 
     /// An idle connection that is still open, or nil after reserving a slot for a new one.
-    /// Waits while the origin already has `limit` connections in use.
-    func checkout(_ key: PoolKey) async -> ClientConnection? {
+    /// Waits while the origin already has `limit` connections in use, for at most `timeout`
+    /// (then `ClientError.timeout`: slots held by long downloads must not hold a request forever).
+    func checkout(_ key: PoolKey, timeout: Duration) async throws -> ClientConnection? {
+        let deadline = Monotonic.after(timeout)
         while true {
             while var list = idle[key], let connection = list.popLast() {
                 idle[key] = list
@@ -38,7 +42,11 @@ final class ConnectionPool: Expiring, @unchecked Sendable {
                 open[key, default: 0] += 1
                 return nil
             }
-            await withUnsafeContinuation { waiters[key, default: []].append($0) }
+            let woken = await withUnsafeContinuation { continuation in
+                waiters[key, default: []].append((continuation, deadline))
+                loop.track(self)
+            }
+            if !woken { throw ClientError.timeout(phase: "waiting for a free connection") }
         }
     }
 
@@ -67,10 +75,17 @@ final class ConnectionPool: Expiring, @unchecked Sendable {
         guard var list = waiters[key], !list.isEmpty else { return }
         let waiter = list.removeFirst()
         waiters[key] = list.isEmpty ? nil : list
-        waiter.resume()
+        waiter.continuation.resume(returning: true)
     }
 
     func expire(now: UInt64) {
+        for (key, list) in waiters {
+            let overdue = list.filter { now >= $0.deadline }
+            guard !overdue.isEmpty else { continue }
+            let waiting = list.filter { now < $0.deadline }
+            waiters[key] = waiting.isEmpty ? nil : waiting
+            for waiter in overdue { waiter.continuation.resume(returning: false) }
+        }
         var remaining = 0
         for (key, list) in idle {
             var kept: [ClientConnection] = []
@@ -86,7 +101,7 @@ final class ConnectionPool: Expiring, @unchecked Sendable {
             idle[key] = kept.isEmpty ? nil : kept
             remaining += kept.count
         }
-        if remaining == 0 {
+        if remaining == 0, waiters.isEmpty {
             loop.untrack(self)
             // Nothing idle, nothing in use, nobody waiting: forget the pool, so the pools of clients
             // freed by a reload do not pile up on the loop.

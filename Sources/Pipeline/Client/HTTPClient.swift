@@ -106,7 +106,7 @@ public final class HTTPClient: Sendable {
         while true {
             attempt += 1
             let connection: ClientConnection
-            if let pooled = await pool.checkout(key) {
+            if let pooled = try await pool.checkout(key, timeout: configuration.connectTimeout) {
                 connection = pooled
             } else {
                 do {
