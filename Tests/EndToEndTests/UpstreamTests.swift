@@ -114,6 +114,32 @@ struct UpstreamTests {
         slow.process.signal(SIGKILL)
     }
 
+    @Test("the stack's timeout bounds the wait for the upstream's answer, not the body that follows it")
+    func stackTimeout() throws {
+        func config(_ url: String) -> String {
+            """
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:0"}],
+             "stacks": {"proxy": {"timeout": "2s", "chain": [{"type": "log"}, {"type": "upstream", "url": "\(url)"}]}}}
+            """
+        }
+        // firstByteTimeout stays at its 60 s default: only the stack's 2 s can end the wait.
+        let silent = try FaultyUpstream { _ in .stallBeforeHead }
+        let waiting = try GatewayProcess(config: config(silent.url("")))
+        let waited = Tool.curl(["-i", "--max-time", "20", waiting.url("web", "/never")])
+        #expect(waited.output.hasPrefix("HTTP/1.1 504"), "\(waited.output)")
+        #expect(waiting.waitForLogLine { $0.contains("\"upstream_error\"") && $0.contains("timed out") }, "\(waiting.stdout)")
+        // A body that takes longer than the stack's timeout still arrives whole: 3 MiB at 1 MiB/s.
+        let nginx = try NginxProcess(servers: "server { listen 127.0.0.1:{port0}; root {root}; limit_rate 1m; }")
+        let body = testBytes(3 << 20)
+        nginx.publish("body.bin", body)
+        let streaming = try GatewayProcess(config: config(nginx.url("")))
+        let directory = TemporaryDirectory()
+        let slow = Tool.curl(["-o", directory.file("body"), "-w", "%{time_total}", streaming.url("web", "/body.bin")])
+        #expect(slow.status == 0)
+        #expect(FileManager.default.contents(atPath: directory.file("body")) == body)
+        #expect((Double(slow.output) ?? 0) > 2, "the transfer outlasted the stack's timeout: \(slow.output) s")
+    }
+
     @Test("an idempotent request that failed before any answer byte is retried once; a POST is not")
     func retriesOnce() throws {
         let upstream = try FaultyUpstream { _ in .closeWithoutAnswer }

@@ -79,7 +79,7 @@ public struct Upstream: Middleware {
         }
         let response: ClientResponse
         do {
-            response = try await client.execute(outgoing, followRedirects: follow)
+            response = try await client.execute(outgoing, followRedirects: follow, deadline: context.deadline)
         } catch let error as ClientError {
             context.annotate("upstream_error", error.description)
             throw error.isTimeout ? HTTPError(.gatewayTimeout, "upstream timed out") : HTTPError(.badGateway, "upstream unavailable")

@@ -54,10 +54,15 @@ public final class HTTPClient: Sendable {
 
     /// Sends `request` to its absolute URL (scheme, authority, path, query) and returns once the
     /// response head has arrived. Redirects are followed for GET and HEAD when `followRedirects`.
-    public func execute(_ request: Request, followRedirects: Bool = true) async throws -> ClientResponse {
+    /// With `deadline` (a stack's `timeout`), every step up to the response head — waiting for a
+    /// connection, connecting, the first byte, redirects — ends by then at the latest; the body is
+    /// bounded by the idle timeout only, so a long download is not cut.
+    public func execute(_ request: Request, followRedirects: Bool = true, deadline: ContinuousClock.Instant? = nil) async throws -> ClientResponse {
         let loop = CurrentLoop.loop ?? EventLoop.background
-        if loop.inLoop { return try await run(request, followRedirects: followRedirects, loop: loop) }
-        return try await withTaskExecutorPreference(loop) { try await self.run(request, followRedirects: followRedirects, loop: loop) }
+        if loop.inLoop { return try await run(request, followRedirects: followRedirects, deadline: deadline, loop: loop) }
+        return try await withTaskExecutorPreference(loop) {
+            try await self.run(request, followRedirects: followRedirects, deadline: deadline, loop: loop)
+        }
     }
 
     /// GET `url` with `headers`.
@@ -66,14 +71,14 @@ public final class HTTPClient: Sendable {
         return try await execute(request)
     }
 
-    private func run(_ original: Request, followRedirects: Bool, loop: EventLoop) async throws -> ClientResponse {
+    private func run(_ original: Request, followRedirects: Bool, deadline: ContinuousClock.Instant?, loop: EventLoop) async throws -> ClientResponse {
         guard var url = original.url else { throw ClientError.invalidURL("\(original.scheme)://\(original.authority)\(original.target)") }
         var request = original
         if request.headers["User-Agent"] == nil { request.headers["User-Agent"] = configuration.userAgent }
         let pool = loop.pool(for: self)
         var hops = 0
         while true {
-            let response = try await send(request, to: url, pool: pool, loop: loop)
+            let response = try await send(request, to: url, pool: pool, loop: loop, deadline: deadline)
             guard followRedirects, request.method == .get || request.method == .head,
                   [301, 302, 303, 307, 308].contains(response.status.code),
                   let location = response.headers["Location"], let next = url.resolving(location) else {
@@ -98,7 +103,15 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func send(_ request: Request, to url: HTTPURL, pool: ConnectionPool, loop: EventLoop) async throws -> ClientResponse {
+    private func send(_ request: Request, to url: HTTPURL, pool: ConnectionPool, loop: EventLoop,
+                      deadline: ContinuousClock.Instant?) async throws -> ClientResponse {
+        /// `phase`, or less when the deadline comes first.
+        func within(_ phase: Duration) throws -> Duration {
+            guard let deadline else { return phase }
+            let left = deadline - .now
+            guard left > .zero else { throw ClientError.timeout(phase: "the stack's timeout") }
+            return min(phase, left)
+        }
         let key = PoolKey(scheme: url.scheme, host: url.host, port: url.port)
         // A body already streamed cannot be sent twice; only requests without one are retried.
         let replayable = request.method.isIdempotent && request.body.isEmpty
@@ -106,11 +119,11 @@ public final class HTTPClient: Sendable {
         while true {
             attempt += 1
             let connection: ClientConnection
-            if let pooled = try await pool.checkout(key, timeout: configuration.connectTimeout) {
+            if let pooled = try await pool.checkout(key, timeout: within(configuration.connectTimeout)) {
                 connection = pooled
             } else {
                 do {
-                    connection = try await ClientConnection.connect(key, tls: tls, loop: loop, timeout: configuration.connectTimeout)
+                    connection = try await ClientConnection.connect(key, tls: tls, loop: loop, timeout: within(configuration.connectTimeout))
                 } catch {
                     pool.cancelReservation(key)
                     throw error
@@ -118,7 +131,7 @@ public final class HTTPClient: Sendable {
             }
             do {
                 try await connection.send(request, to: url, idleTimeout: configuration.idleTimeout)
-                let head = try await connection.readHead(for: request.method, firstByte: configuration.firstByteTimeout,
+                let head = try await connection.readHead(for: request.method, firstByte: within(configuration.firstByteTimeout),
                                                          maxHeadBytes: configuration.maxResponseHeadBytes)
                 let reader = ClientBodyReader(connection: connection, pool: pool, framing: head.framing, idleTimeout: configuration.idleTimeout)
                 var length: Int?
