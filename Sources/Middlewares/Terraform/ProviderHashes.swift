@@ -19,8 +19,14 @@ public actor ProviderHashes {
             task = existing
         } else {
             task = Task.detached {
-                guard let file = try? await open(), let zip = try? ZipArchive(file: file) else { return nil }
-                return try? Self.hash1(zip)
+                guard let file = try? await open() else { return nil }
+                // Reading and hashing a whole package takes a while: on the blocking pool, not on the
+                // few threads every task shares (two hashes there starved everything else on 2 cores).
+                let hash = try? await BlockingPool.shared.run { () -> String? in
+                    guard let zip = try? ZipArchive(file: file) else { return nil }
+                    return try? Self.hash1(zip)
+                }
+                return hash ?? nil
             }
             running[shasum] = task
             Task {
