@@ -118,8 +118,29 @@ final class MemoryIssuer: OIDCDocumentFetcher, Sendable {
 
     func fetches(_ url: String = MemoryIssuer.jwksURL) -> Int { counts.withLock { $0[url] ?? 0 } }
 
+    /// While held (nil = open), fetches are counted and then wait until `release()`.
+    private let held = Mutex<[CheckedContinuation<Void, Never>]?>(nil)
+
+    func hold() { held.withLock { if $0 == nil { $0 = [] } } }
+
+    func release() {
+        let waiters = held.withLock { list in
+            defer { list = nil }
+            return list ?? []
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
     func fetchJSON(_ url: String) async throws -> JSONValue {
         counts.withLock { $0[url, default: 0] += 1 }
+        await withCheckedContinuation { continuation in
+            let waiting = held.withLock { list -> Bool in
+                guard list != nil else { return false }
+                list!.append(continuation)
+                return true
+            }
+            if !waiting { continuation.resume() }
+        }
         guard let document = documents.withLock({ $0[url] }) else { throw FetchError("404 from \(url)") }
         return document
     }
@@ -137,4 +158,14 @@ final class MemoryIssuer: OIDCDocumentFetcher, Sendable {
         for (name, value) in changes { claims[name] = value }
         return try! JWT.encode(claims: claims, key: key ?? self.key, algorithm: .rs256, keyID: kid)
     }
+}
+
+/// Polls `condition` for up to `seconds`; the timeout is a bound on a hang, not a speed assertion.
+func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
 }

@@ -158,6 +158,36 @@ struct OIDCAuthTests {
         issuer.set(MemoryIssuer.jwksURL, nil)
         clock.advance(.seconds(3700))
         #expect(try await send(chain, "/x", headers: bearer(issuer.token())).status == 200, "stale keys serve while the refresh fails")
+        #expect(await eventually { issuer.fetches() == 3 }, "the aged-out keys were refreshed in the background")
+    }
+
+    @Test("keys past maxAge answer for the kids they hold at once, while the refresh runs behind them")
+    func staleKeysDoNotWait() async throws {
+        let chain = aptChain()
+        #expect(try await send(chain, "/x", headers: bearer(issuer.token())).status == 200)
+        #expect(issuer.fetches() == 1)
+        clock.advance(.seconds(3700))
+        // The refresh cannot finish until released: requests that waited for it would not return.
+        issuer.hold()
+        let answered = Atomic<Int>(0)
+        let token = issuer.token()
+        let requests = Task {
+            var statuses: [Int] = []
+            for _ in 0..<2 {
+                statuses.append(try await send(chain, "/x", headers: bearer(token)).status)
+                answered.add(1, ordering: .relaxed)
+            }
+            return statuses
+        }
+        #expect(await eventually { answered.load(ordering: .relaxed) == 2 }, "answered while the refresh was held")
+        #expect(await eventually { issuer.fetches("\(MemoryIssuer.issuer)/.well-known/openid-configuration") == 2 }, "the refresh started")
+        issuer.release()
+        #expect(try await requests.value == [200, 200])
+        #expect(await eventually { issuer.fetches() == 2 }, "one background refresh for both requests")
+        // An unknown kid still waits for keys that might hold it (and gets none here).
+        let stranger = try PrivateKey.generate(.rsa(bits: 2048))
+        clock.advance(.seconds(61))
+        #expect(try await send(chain, "/x", headers: bearer(issuer.token(kid: "k9", key: stranger))).status == 401)
         #expect(issuer.fetches() == 3)
     }
 

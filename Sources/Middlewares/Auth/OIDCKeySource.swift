@@ -8,7 +8,8 @@ import Synchronization
 /// A token naming an unknown `kid` (the issuer rotated keys) triggers one refetch, but fetches
 /// never start more often than once per `minInterval`, so a flood of made-up kids costs the
 /// issuer at most one request per interval. Concurrent requests share one fetch. When a refresh
-/// fails, the previous keys stay in use.
+/// fails, the previous keys stay in use. Keys older than `maxAge` still answer for the kids they
+/// hold while a refresh runs in the background, so an expiry never makes every request wait.
 public final class OIDCKeySource: Sendable {
     /// The keys cannot be had (never fetched successfully and the last attempt failed).
     public struct Unavailable: Error, CustomStringConvertible {
@@ -60,16 +61,18 @@ public final class OIDCKeySource: Sendable {
                 // A known kid with the wrong algorithm, or no kid: a refetch would not change the answer.
                 if id == nil || keys.contains(id: id!) { return .found(nil) }
             }
+            let mayFetch = state.inFlight == nil && state.lastAttempt.map { now - $0 >= minInterval } ?? true
+            if let keys = state.keys, !fresh, let key = keys.key(id: id, algorithm: algorithm) {
+                // Aged out but holding this kid: answer now, refresh behind it.
+                if mayFetch { _ = startFetch(&state, now) }
+                return .found(key)
+            }
             if let task = state.inFlight { return .wait(task) }
-            if let last = state.lastAttempt, now - last < minInterval {
+            if !mayFetch {
                 if let keys = state.keys { return .found(keys.key(id: id, algorithm: algorithm)) }
                 return .fail(Unavailable(reason: state.lastError ?? "fetch failed"))
             }
-            state.lastAttempt = now
-            state.fetches += 1
-            let task = Task { await self.fetch() }
-            state.inFlight = task
-            return .wait(task)
+            return .wait(startFetch(&state, now))
         }
         switch step {
         case .found(let key):
@@ -78,26 +81,37 @@ public final class OIDCKeySource: Sendable {
             throw error
         case .wait(let task):
             let result = await task.value
-            let keys: JWKSet? = state.withLock { state in
-                if state.inFlight == task {
-                    state.inFlight = nil
-                    switch result {
-                    case .success(let keys):
-                        state.keys = keys
-                        state.fetchedAt = clock()
-                        state.lastError = nil
-                    case .failure(let error):
-                        state.lastError = error.reason
-                    }
-                }
-                return state.keys
-            }
+            let keys: JWKSet? = state.withLock { $0.keys }
             guard let keys else {
                 if case .failure(let error) = result { throw error }
                 return nil
             }
             return keys.key(id: id, algorithm: algorithm)
         }
+    }
+
+    /// Starts a fetch round whose result the task itself stores (waiters or not). Called with the
+    /// lock held, so the task's store, which takes the lock, comes after `inFlight` is set.
+    private func startFetch(_ state: inout State, _ now: ContinuousClock.Instant) -> Task<Result<JWKSet, Unavailable>, Never> {
+        state.lastAttempt = now
+        state.fetches += 1
+        let task = Task { () -> Result<JWKSet, Unavailable> in
+            let result = await self.fetch()
+            self.state.withLock { state in
+                state.inFlight = nil
+                switch result {
+                case .success(let keys):
+                    state.keys = keys
+                    state.fetchedAt = self.clock()
+                    state.lastError = nil
+                case .failure(let error):
+                    state.lastError = error.reason
+                }
+            }
+            return result
+        }
+        state.inFlight = task
+        return task
     }
 
     private func fetch() async -> Result<JWKSet, Unavailable> {
