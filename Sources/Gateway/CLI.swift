@@ -84,7 +84,7 @@ enum CLI {
     }
 
     /// Reads and builds a pipeline file. Nil pipeline when it has errors (or cannot be read).
-    static func load(_ path: String) -> (LoadedPipeline?, [ConfigIssue]) {
+    static func load(_ path: String, checkOnly: Bool = false) -> (LoadedPipeline?, [ConfigIssue]) {
         let absolutePath = absolute(path)
         guard let file = OpenFile(path: absolutePath) else {
             return (nil, [ConfigIssue(severity: .error, pointer: .root, message: "cannot read \(absolutePath): \(String(cString: strerror(errno)))")])
@@ -92,7 +92,8 @@ enum CLI {
         guard let bytes = try? file.read(at: 0, count: Int(min(file.size, 16 << 20))) else {
             return (nil, [ConfigIssue(severity: .error, pointer: .root, message: "cannot read \(absolutePath)")])
         }
-        let environment = ConfigEnvironment.process(baseDirectory: directory(of: absolutePath))
+        var environment = ConfigEnvironment.process(baseDirectory: directory(of: absolutePath))
+        environment.checkOnly = checkOnly
         let (pipeline, diagnostics) = PipelineLoader.load(bytes, environment: environment, registry: Builtins.registry)
         return (pipeline, diagnostics.all)
     }

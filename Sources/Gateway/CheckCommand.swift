@@ -5,7 +5,7 @@ enum CheckCommand {
     static func run(_ arguments: [String]) -> Int32 {
         let parsed = CLI.options(arguments, flags: ["config"], positional: 1)
         let path = parsed.positional.first ?? parsed.values["config"]?.last ?? "pipeline.json"
-        let (pipeline, issues) = CLI.load(path)
+        let (pipeline, issues) = CLI.load(path, checkOnly: true)
         for issue in issues { print(issue.line) }
         guard let pipeline else {
             let errors = issues.count { $0.severity == .error }

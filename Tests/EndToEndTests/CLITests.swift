@@ -28,6 +28,33 @@ struct CLITests {
         #expect(lines.last == "\(path): 3 errors")
     }
 
+    @Test("check changes nothing on disk: a cache directory and a log file are checked, not created")
+    func checkHasNoSideEffects() throws {
+        let dir = TemporaryDirectory()
+        dir.write("www/index.html", "hi")
+        dir.write("occupied", "a file where a directory should be")
+        func config(disk: String) -> String {
+            """
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:8080"}],
+             "stacks": {"site": {"chain": [{"type": "log", "output": "logs/access.log"}, {"type": "cache", "disk": "\(disk)"},
+                                           {"type": "files", "root": "www"}]}}}
+            """
+        }
+        try FileManager.default.createDirectory(atPath: dir.file("logs"), withIntermediateDirectories: true)
+        let good = gateway(["check", dir.write("pipeline.json", config(disk: "cache"))])
+        #expect(good.status == 0, "\(good.output)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("cache")), "check created the cache directory")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("logs/access.log")), "check created the log file")
+        let bad = gateway(["check", dir.write("bad.json", config(disk: "occupied"))])
+        #expect(bad.status == 1)
+        #expect(bad.output.contains("error: /stacks/site/chain/1/disk: cannot use"), "\(bad.output)")
+        // A live gateway's fill in progress is left alone by a check of the same file.
+        try FileManager.default.createDirectory(atPath: dir.file("cache/tmp"), withIntermediateDirectories: true)
+        let fill = dir.write("cache/tmp/fill-in-progress", "partial")
+        #expect(gateway(["check", dir.file("pipeline.json")]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: fill))
+    }
+
     @Test("check on a valid file prints its warnings and exits 0")
     func checkValid() {
         let dir = TemporaryDirectory()

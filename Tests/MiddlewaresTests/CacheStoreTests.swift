@@ -62,6 +62,8 @@ struct CacheStoreTests {
             // A half-written fill, and a foreign file in an object folder, as a crash might leave them.
             let orphan = try disk.makeTemporary()
             #expect(FileManager.default.fileExists(atPath: orphan.path))
+            // Untouched for two hours: nobody is writing it any more.
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-7200)], ofItemAtPath: orphan.path)
             try FileManager.default.createDirectory(atPath: directory + "/ab", withIntermediateDirectories: true)
             #expect(FileManager.default.createFile(atPath: directory + "/ab/" + String(repeating: "ab", count: 32) + "-1", contents: Data("junk".utf8)))
         }

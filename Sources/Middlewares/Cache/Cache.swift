@@ -56,7 +56,11 @@ public struct Cache: Middleware {
             let metricsPath = options.string("metricsPath")
             if let metricsPath, !metricsPath.hasPrefix("/") { options.error("metricsPath", "must start with /") }
             var disk: DiskStore?
-            if let diskPath {
+            if let diskPath, options.environment.checkOnly {
+                if let problem = ConfigEnvironment.unwritable(diskPath, directory: true) {
+                    throw ConfigError("cannot use \"\(diskPath)\" as the cache directory: \(problem)", at: options.pointer.appending("disk"))
+                }
+            } else if let diskPath {
                 do {
                     disk = try DiskStore.open(directory: diskPath, budget: maxBytes)
                 } catch {

@@ -42,10 +42,20 @@ final class DiskStore: Sendable {
         budgetBytes = Atomic(budget)
         try Self.makeDirectory(directory)
         try Self.makeDirectory(directory + "/tmp")
-        // Whatever a crashed process left half-written is garbage.
-        for name in Self.list(directory + "/tmp") { unlink(directory + "/tmp/" + name) }
+        // What a crashed process left half-written is garbage; what another process on this
+        // directory (an old one still draining) is writing now is not. A fill writes at least once
+        // per upstream idle timeout, so a file untouched for an hour belongs to nobody.
+        let now = time(nil)
+        for name in Self.list(directory + "/tmp") {
+            var info = stat()
+            let path = directory + "/tmp/" + name
+            if stat(path, &info) == 0, now - info.st_mtim.tv_sec >= Self.orphanAge { unlink(path) }
+        }
         rebuildIndex()
     }
+
+    /// Seconds after which a file in `tmp/` is taken for a crashed process's leftover.
+    static let orphanAge = 3600
 
     var budget: Int { budgetBytes.load(ordering: .relaxed) }
 

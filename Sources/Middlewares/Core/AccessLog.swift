@@ -19,6 +19,12 @@ public struct AccessLog: Middleware {
             case "stderr": return AccessLog(output: LogOutput(descriptor: 2))
             default:
                 let path = options.environment.resolve(path: target)
+                if options.environment.checkOnly {
+                    if let problem = ConfigEnvironment.unwritable(path, directory: false) {
+                        throw ConfigError("cannot open log file \"\(path)\": \(problem)", at: options.pointer.appending("output"))
+                    }
+                    return AccessLog(output: LogOutput(descriptor: 2))
+                }
                 let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
                 guard fd >= 0 else {
                     throw ConfigError("cannot open log file \"\(path)\": \(String(cString: strerror(errno)))", at: options.pointer.appending("output"))

@@ -8,6 +8,10 @@ public struct ConfigEnvironment: Sendable {
     public var variables: [String: String]
     /// Relative paths in the config resolve against this directory (the config file's own).
     public var baseDirectory: String
+    /// `gateway check`: build to validate only. Factories skip what would change the machine
+    /// (creating directories and files, cleaning or evicting a cache that a running gateway may be
+    /// using) and check instead that it could be done.
+    public var checkOnly = false
 
     public init(variables: [String: String], baseDirectory: String) {
         self.variables = variables
@@ -26,6 +30,21 @@ public struct ConfigEnvironment: Sendable {
             pointer += 1
         }
         return ConfigEnvironment(variables: variables, baseDirectory: baseDirectory)
+    }
+
+    /// Why `path` could not be created or written (as a directory when `directory`), or nil when it
+    /// could: it exists with the right kind and is writable, or its parent directory is.
+    public static func unwritable(_ path: String, directory: Bool) -> String? {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            let isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
+            if directory != isDirectory { return directory ? "not a directory" : "is a directory" }
+            return access(path, directory ? W_OK | X_OK : W_OK) == 0 ? nil : String(cString: strerror(errno))
+        }
+        let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let folder = parent.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : parent
+        guard stat(folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return "\(folder) does not exist" }
+        return access(folder, W_OK | X_OK) == 0 ? nil : "\(folder): \(String(cString: strerror(errno)))"
     }
 
     /// `path` made absolute against `baseDirectory`.
