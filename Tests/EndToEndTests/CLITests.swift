@@ -28,6 +28,23 @@ struct CLITests {
         #expect(lines.last == "\(path): 3 errors")
     }
 
+    @Test("a URL with a password in it is refused without the password ever being printed")
+    func credentialedURLNotEchoed() {
+        let dir = TemporaryDirectory()
+        let path = dir.write("pipeline.json", #"""
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:8080"}],
+             "stacks": {"proxy": {"chain": [{"type": "upstream", "url": "https://svc:${UPSTREAM_PASSWORD}@internal.example/api?token=t0ps3cret"}]},
+                        "other": {"chain": [{"type": "upstream", "url": "ftp://files.example/x?sig=t0ps3cret"}]}}}
+            """#)
+        let result = Tool.run(Paths.gateway, ["check", path], environment: ["UPSTREAM_PASSWORD": "hunter2-secret"])
+        #expect(result.status == 1)
+        #expect(!result.output.contains("hunter2") && !result.stderr.contains("hunter2"), "\(result.output)")
+        #expect(!result.output.contains("t0ps3cret"), "\(result.output)")
+        #expect(result.output.contains("error: /stacks/proxy/chain/0/url: credentials in the URL are not accepted"), "\(result.output)")
+        #expect(result.output.contains(#"error: /stacks/other/chain/0/url: "ftp://files.example/x" is not an http:// or https:// URL"#),
+                "\(result.output)")
+    }
+
     @Test("check changes nothing on disk: a cache directory and a log file are checked, not created")
     func checkHasNoSideEffects() throws {
         let dir = TemporaryDirectory()

@@ -140,6 +140,33 @@ struct UpstreamTests {
         #expect((Double(slow.output) ?? 0) > 2, "the transfer outlasted the stack's timeout: \(slow.output) s")
     }
 
+    @Test("a path is routed by what it means: dot segments resolve before a stack is chosen; encoded slashes are a 400")
+    func traversalAcrossStacks() throws {
+        let nginx = try NginxProcess(servers: "server { listen 127.0.0.1:{port0}; location / { return 200 \"upstream saw $request_uri\\n\"; } }")
+        let gateway = try GatewayProcess(config: """
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:0", "protocols": ["http/1.1", "h2"]}],
+             "stacks": {
+               "public": {"match": {"pathPrefix": ["/public/"]}, "chain": [{"type": "log"}, {"type": "upstream", "url": "\(nginx.url("/"))"}]},
+               "private": {"chain": [{"type": "respond", "status": 403, "body": "private"}]}},
+             "run": ["public", "private"]}
+            """)
+        #expect(Tool.curl([gateway.url("web", "/public/page")]).output == "upstream saw /public/page\n")
+        for http in ["--http1.1", "--http2-prior-knowledge"] {
+            // These mean /admin/...: the private stack answers, however "public" they look.
+            for path in ["/public/../admin/users", "/public/%2e%2e/admin/users", "/public/.%2E/admin"] {
+                let answer = Tool.curl(["--path-as-is", http, "-w", " %{http_code}", gateway.url("web", path)])
+                #expect(answer.output == "private 403", "\(http) \(path)")
+            }
+            for path in ["/public/..%2fadmin", "/public%2f..%2fadmin", "/public/..%5cadmin"] {
+                let answer = Tool.curl(["--path-as-is", http, "-o", "/dev/null", "-w", "%{http_code}", gateway.url("web", path)])
+                #expect(answer.output == "400", "\(http) \(path)")
+            }
+            let resolved = Tool.curl(["--path-as-is", http, gateway.url("web", "/public/x/../page")])
+            #expect(resolved.output == "upstream saw /public/page\n", "\(http)")
+        }
+        #expect(nginx.accessLog.count == 3, "only the public paths reached the upstream: \(nginx.accessLog)")
+    }
+
     @Test("an idempotent request that failed before any answer byte is retried once; a POST is not")
     func retriesOnce() throws {
         let upstream = try FaultyUpstream { _ in .closeWithoutAnswer }
@@ -214,8 +241,10 @@ struct UpstreamTests {
             server { listen 127.0.0.1:{port0} ssl; ssl_certificate \(certs.file("gateway.pem")); ssl_certificate_key \(certs.file("gateway-key.pem"));
               ssl_protocols TLSv1.2 TLSv1.3; root {root};
               location / { return 200 "over tls sni=$ssl_server_name\\n"; }
+              location /downgrade { return 302 http://127.0.0.1:{port1}/plain; }
               location /files/ { } }
-            """)
+            server { listen 127.0.0.1:{port1}; location /plain { return 200 "in the clear\\n"; } }
+            """, portCount: 2)
         let large = testBytes(5 << 20, seed: 11)
         nginx.publish("files/large.bin", large)
         let port = nginx.ports[0]
@@ -224,6 +253,10 @@ struct UpstreamTests {
         let download = TemporaryDirectory()
         #expect(Tool.curl(["-o", download.file("large.bin"), trusted.url("web", "/files/large.bin")]).status == 0)
         #expect(FileManager.default.contents(atPath: download.file("large.bin")) == large)
+        // Asked for over TLS, never fetched in the clear: a redirect from https to http is a 502.
+        let following = try gateway(to: "https://localhost:\(port)", #", "caFile": "\#(certs.file("ca.pem"))", "followRedirects": true"#)
+        #expect(Tool.curl(["-i", following.url("web", "/downgrade")]).output.hasPrefix("HTTP/1.1 502"))
+        #expect(nginx.accessLog.filter { $0.contains("/plain") }.isEmpty)
         let unknownCA = try gateway(to: "https://localhost:\(port)")
         #expect(Tool.curl(["-i", unknownCA.url("web", "/")]).output.hasPrefix("HTTP/1.1 502"))
         let wrongName = try gateway(to: "https://127.0.0.1:\(port)", #", "caFile": "\#(certs.file("ca.pem"))""#)

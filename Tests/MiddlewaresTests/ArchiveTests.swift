@@ -89,6 +89,39 @@ struct ArchiveTests {
         #expect(throws: ArchiveError.self) { _ = try rerooter.feed(header.block) }
     }
 
+    static func entry(_ name: String, type: Character, link: String = "") -> [UInt8] {
+        var header = TarHeader(name: name, size: 0, mode: 0o644, isDirectory: false)
+        header.block[156] = type.asciiValue!
+        _ = header.setLinkName(link)
+        header.updateChecksum()
+        return header.block
+    }
+
+    @Test("symbolic links that leave the re-rooted tree, devices and FIFOs are dropped; links inside it stay")
+    func dropsEscapingLinks() throws {
+        let dir = NSTemporaryDirectory() + "rerooter-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tar = Self.entry("top/main.tf", type: "0")
+            + Self.entry("top/sub/ok.tf", type: "2", link: "../main.tf")
+            + Self.entry("top/same.tf", type: "2", link: "./main.tf")
+            + Self.entry("top/passwd", type: "2", link: "/etc/passwd")
+            + Self.entry("top/sub/up.tf", type: "2", link: "../../outside.tf")
+            + Self.entry("top/dev", type: "3") + Self.entry("top/fifo", type: "6")
+            + [UInt8](repeating: 0, count: 1024)
+        var rerooter = TarRerooter()
+        let names = try Self.listing(try rerooter.feed(tar), in: dir)
+        #expect(names == ["main.tf", "same.tf", "sub/ok.tf"])
+
+        // Re-rooted at a module folder, a link to a sibling of that folder now points above it.
+        let mono = Self.entry("top/modules/vpc/main.tf", type: "0")
+            + Self.entry("top/modules/vpc/shared.tf", type: "2", link: "../../shared.tf")
+            + Self.entry("top/modules/vpc/local.tf", type: "2", link: "main.tf")
+            + [UInt8](repeating: 0, count: 1024)
+        var module = TarRerooter(subdirectory: "modules/vpc")
+        #expect(try Self.listing(try module.feed(mono), in: dir) == ["local.tf", "main.tf"])
+    }
+
     @Test("h1 of the example provider zip equals the hash Terraform 1.0.3 wrote to its lock file")
     func hash1MatchesTerraform() throws {
         let path = Paths.root + "/examples/registry/providers/acme/hello/1.0.0/terraform-provider-hello_1.0.0_linux_amd64.zip"

@@ -127,6 +127,10 @@ struct FilesTests {
         let redirect = try await serve(files, "/docs?x=1")
         #expect(redirect.status == 301)
         #expect(redirect.header("Location") == "/docs/?x=1")
+        // Never a protocol-relative Location ("//docs/" would send a browser to the host "docs").
+        let doubled = try await serve(files, "//docs")
+        #expect(doubled.status == 301)
+        #expect(doubled.header("Location") == "/docs/")
         let index = try await serve(files, "/docs/")
         #expect(index.status == 200)
         #expect(index.body == "<h1>docs</h1>\n")

@@ -3,7 +3,9 @@
 /// go-getter's `//*` (terraform.md §2.3, §6.5). Works chunk by chunk in bounded memory: headers
 /// are renamed (ustar name/prefix, pax `path`/`linkpath` records, GNU long names), data passes
 /// through untouched, the pax global header (GitHub's commit comment) is kept. Entries outside
-/// the top directory, absolute paths and `..` are refused.
+/// the top directory, absolute paths and `..` are refused. A symbolic link whose target is absolute
+/// or climbs out of the re-rooted tree is dropped (a module must not hand Terraform a link to
+/// `/etc/passwd`, or above its own folder once re-rooted), and so are device and FIFO entries.
 public struct TarRerooter {
     private enum State {
         case header
@@ -111,7 +113,16 @@ public struct TarRerooter {
         let link = overrideLink
         overridePath = nil
         overrideLink = nil
+        guard !sourcePath.contains("\0"), !(link?.contains("\0") ?? false) else { throw ArchiveError("NUL in a tar path") }
         guard let path = try strip(sourcePath) else { return (nil, false) }   // the top directory itself
+        switch header.typeflag {
+        case UInt8(ascii: "3"), UInt8(ascii: "4"), UInt8(ascii: "6"):
+            return (nil, false)   // character and block devices, FIFOs: nothing a module needs
+        case UInt8(ascii: "2"):
+            guard Self.staysInside(link ?? header.linkName, linkAt: path) else { return (nil, false) }
+        default:
+            break
+        }
         var out: [UInt8] = []
         var extended: [(String, String)] = []
         if !header.setPath(path) {
@@ -129,6 +140,22 @@ public struct TarRerooter {
         if !extended.isEmpty { out += Self.paxHeader(extended) }
         out += header.block
         return (out, true)
+    }
+
+    /// Whether a symbolic link at `path` (re-rooted) pointing to `target` resolves inside the tree.
+    static func staysInside(_ target: String, linkAt path: String) -> Bool {
+        guard !target.isEmpty, !target.hasPrefix("/") else { return false }
+        var depth = path.split(separator: "/", omittingEmptySubsequences: true).count - 1
+        for component in target.split(separator: "/", omittingEmptySubsequences: true) {
+            switch component {
+            case ".": continue
+            case "..":
+                depth -= 1
+                if depth < 0 { return false }
+            default: depth += 1
+            }
+        }
+        return true
     }
 
     private mutating func rewriteExtended(_ header: TarHeader, _ data: [UInt8]) throws -> [UInt8] {

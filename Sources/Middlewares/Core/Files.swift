@@ -76,7 +76,8 @@ public struct Files: Middleware {
             return respond(with: file, name: String(name), request: request)
         case .directory:
             guard decoded.hasSuffix("/") else {
-                var location = request.path + "/"
+                // One leading slash: "//docs/" would be a protocol-relative URL to the host "docs".
+                var location = "/" + request.path.drop { $0 == "/" } + "/"
                 if let query = request.query { location += "?" + query }
                 return Response(status: .movedPermanently, headers: ["Location": location], body: .empty)
             }

@@ -22,7 +22,7 @@ extension GitHubSource {
             let owner = options.string("owner", required: true) ?? ""
             let apiText = options.string("api") ?? "https://api.github.com"
             let parsedBase = HTTPURL(apiText)
-            if parsedBase == nil { options.error("api", "\"\(apiText)\" is not an http:// or https:// URL") }
+            if parsedBase == nil { options.error("api", HTTPURL.problem(with: apiText)) }
             // With errors the value is discarded by the loader; it only has to be constructible.
             let base = parsedBase ?? HTTPURL(scheme: "https", host: "api.github.com", path: "/")
             var configuration = HTTPClient.Configuration()

@@ -7,7 +7,8 @@ import Pipeline
 /// become 502 (bad answer) or 504 (timeout) with a short body naming no host or credential. A body
 /// that dies midway aborts the client's response instead of ending it cleanly. A `Location` that
 /// points into `url` is rewritten to the path the client uses (nginx's `proxy_redirect default`),
-/// so redirects neither leak the upstream's address nor send clients around the gateway.
+/// so such redirects neither name the upstream nor send clients around the gateway; a Location
+/// anywhere else (even elsewhere on the upstream's origin) has no client path and passes unchanged.
 public struct Upstream: Middleware {
     let base: HTTPURL?
     let client: HTTPClient
@@ -37,7 +38,7 @@ public struct Upstream: Middleware {
             var base: HTTPURL?
             if let text = options.string("url") {
                 base = HTTPURL(text)
-                if base == nil { options.error("url", "\"\(text)\" is not an http:// or https:// URL") }
+                if base == nil { options.error("url", HTTPURL.problem(with: text)) }
             }
             var configuration = HTTPClient.Configuration()
             configuration.caFile = options.path("caFile")

@@ -86,6 +86,10 @@ public final class HTTPClient: Sendable {
             }
             hops += 1
             guard hops <= configuration.maxRedirects else { throw ClientError.tooManyRedirects }
+            // What was asked for over TLS is not fetched in the clear (a tarball, a signed asset URL).
+            guard !(url.scheme == "https" && next.scheme == "http") else {
+                throw ClientError.badResponse("redirect from https to http refused")
+            }
             // Small redirect bodies are read so the connection can be reused; big ones are dropped.
             _ = try? await response.body.collect(upTo: 64 * 1024)
             if next.origin != url.origin {

@@ -51,6 +51,23 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         self.query = query
     }
 
+    /// Why `text` is not a usable URL, for a config error: the text itself with any user-info and
+    /// query left out, so a password from `${ENV}` never reaches a log or a terminal.
+    public static func problem(with text: String) -> String {
+        if let schemeEnd = text.firstRange(of: "://") {
+            let rest = text[schemeEnd.upperBound...]
+            let authorityEnd = rest.firstIndex { (character: Character) -> Bool in character == "/" || character == "?" || character == "#" }
+            if rest[..<(authorityEnd ?? rest.endIndex)].contains("@") {
+                return "credentials in the URL are not accepted (give them as an option of their own)"
+            }
+        }
+        var shown = Substring(text)
+        if let mark = shown.firstIndex(where: { (character: Character) -> Bool in character == "?" || character == "#" }) {
+            shown = shown[..<mark]
+        }
+        return "\"\(shown)\" is not an http:// or https:// URL"
+    }
+
     public var isDefaultPort: Bool { port == (scheme == "https" ? 443 : 80) }
 
     /// `host[:port]` as the Host header wants it.

@@ -55,12 +55,19 @@ final class ServerCore: Sendable {
     /// Picks the stack, builds the context and runs the chain. Never throws: errors are responses.
     func respond(to request: Request, on connection: ConnectionInfo) async -> (Response, Context) {
         let pipeline = self.pipeline
+        var request = request
+        // Routed, matched and forwarded by the path it means, never by one that means another
+        // further on (`/public/../admin` is `/admin`, whichever stack that is).
+        switch Request.checkPath(request.path) {
+        case .clean: break
+        case .dotSegments: request.path = Request.removingDotSegments(request.path)
+        case .refused(let reason): return (HTTPError(.badRequest, reason).response, makeContext(connection, stack: "", timeout: .seconds(30)))
+        }
         guard let stack = pipeline.stack(for: request, listener: connection.listener.name) else {
             let context = makeContext(connection, stack: "", timeout: .seconds(30))
             return (HTTPError(.notFound, "no stack serves this path").response, context)
         }
         let context = makeContext(connection, stack: stack.name, timeout: stack.requestTimeout)
-        var request = request
         if let length = request.body.length, length > stack.maxBodyBytes {
             return (HTTPError(.contentTooLarge, "request body too large").response, context)
         }
