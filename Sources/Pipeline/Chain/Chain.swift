@@ -17,7 +17,8 @@ public struct Chain: Sendable {
     }
 
     /// Runs the request through the chain and turns thrown errors into responses: an `HTTPError`
-    /// becomes its status and short message; anything else becomes a 500 whose detail stays in the log.
+    /// becomes its status and short message; a `ClientError` from a fetch a behaviour made becomes
+    /// 502 or 504; anything else becomes a 500 whose detail stays in the log.
     public func handle(_ request: Request, context: Context) async -> Response {
         do {
             return try await respond(request, context)
@@ -25,6 +26,10 @@ public struct Chain: Sendable {
             return error.response
         } catch is CancellationError {
             return HTTPError(.serviceUnavailable, "request cancelled").response
+        } catch let error as ClientError {
+            // A fetch a behaviour made failed: the upstream's fault (502/504), not ours (500).
+            context.annotate("upstream_error", error.description)
+            return (error.isTimeout ? HTTPError(.gatewayTimeout, "upstream timed out") : HTTPError(.badGateway, "upstream unavailable")).response
         } catch {
             context.annotate("error", "\(error)")
             return HTTPError(.internalServerError, "internal error (request \(context.requestID))").response
