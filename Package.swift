@@ -33,10 +33,11 @@ let package = Package(
 
         // posix_spawn with every other descriptor closed in the child, for the tests' subprocesses.
         .target(name: "CSpawn", path: "Tests/CSpawn", cSettings: [.define("_GNU_SOURCE")]),
-        // A raw-frame HTTP/2 client for tests that must misbehave (floods, stalls, resets).
+        // A raw-frame HTTP/2 client for tests that must misbehave (floods, stalls, resets), and the
+        // helpers the test targets share (loopback sockets, `eventually`).
         .target(name: "HTTP2TestClient", path: "Tests/HTTP2TestClient", swiftSettings: strict),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HTTP2TestClient"], swiftSettings: strict),
-        .testTarget(name: "MiddlewaresTests", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),
+        .testTarget(name: "MiddlewaresTests", dependencies: ["Pipeline", "Middlewares", "HTTP2TestClient"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["Pipeline", "Middlewares", "Gateway", "GitHubStandIn", "HTTP2TestClient", "CSpawn"],
                     swiftSettings: strict),
     ]

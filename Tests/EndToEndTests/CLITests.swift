@@ -1,4 +1,5 @@
 import Foundation
+import HTTP2TestClient
 import Testing
 
 /// Runs the gateway binary with `arguments` in `directory`.
@@ -184,17 +185,10 @@ struct CLITests {
         #expect(invalid.stderr.contains(#""at":"/stacks/s/chain/0/type""#))
         #expect(invalid.stderr.contains("nothing started"))
 
-        let blocker = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(blocker) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(blocker, $0, length) } }
-        listen(blocker, 1)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(blocker, $0, &length) } }
+        let blocker = Loopback.occupyPort()
+        defer { close(blocker.fd) }
         dir.write("busy.json", """
-            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:\(UInt16(bigEndian: address.sin_port))"}],
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:\(blocker.port)"}],
              "stacks": {"s": {"chain": [{"type": "respond"}]}}}
             """)
         let busy = gateway(["serve", "--config", dir.file("busy.json")])

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP2TestClient
 import Testing
 
 /// A background curl download: started at once, read back when it ends.
@@ -128,16 +129,9 @@ struct LifecycleTests {
         let (dir, config) = filesSite()
         let gateway = try GatewayProcess(config: config, directory: dir)
         let port = gateway.port("web")
-        let blocker = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(blocker) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(blocker, $0, length) } }
-        listen(blocker, 1)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(blocker, $0, &length) } }
-        let takenPort = Int(UInt16(bigEndian: address.sin_port))
+        let blocker = Loopback.occupyPort()
+        defer { close(blocker.fd) }
+        let takenPort = blocker.port
 
         dir.write("pipeline.json", """
             {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:\(port)"}, {"name": "extra", "listen": "127.0.0.1:\(takenPort)"}],

@@ -36,16 +36,7 @@ public final class H2Client: @unchecked Sendable {
     public init(port: Int, host: String = "127.0.0.1", handshake: Bool = true, initialWindow: UInt32? = nil) throws {
         // `self.fd` is set only once connected: a class whose init throws after every property is
         // set still runs deinit, which would close the descriptor a second time (maybe someone else's by then).
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        inet_pton(AF_INET, host, &address.sin_addr)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else {
-            Glibc.close(fd)
+        guard let fd = Loopback.connect(port: port, host: host) else {
             throw H2ClientError("connect to port \(port) failed: errno \(errno)")
         }
         self.fd = fd

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HTTP2TestClient
 @testable import Pipeline
 
 /// A descriptor is closed once. A second close(2) in a threaded process closes whatever descriptor
@@ -37,18 +38,8 @@ struct DescriptorTests {
         await server.stop()
         await #expect(throws: ServerDraining.self) { try await server.server.reload(pipeline) }
         #expect(server.server.boundPorts.isEmpty)
-        #expect(!Self.connects(port: server.port), "nothing listens on the drained port")
-    }
-
-    static func connects(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
+        let connected = Loopback.connect(port: server.port)
+        #expect(connected == nil, "nothing listens on the drained port")
+        if let connected { close(connected) }
     }
 }

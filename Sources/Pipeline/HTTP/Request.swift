@@ -83,30 +83,49 @@ public struct Request: Sendable {
         case refused(String)
     }
 
-    /// Scans `path` once. A `%2e` counts as a dot (RFC 3986 §6.2.2.2: encoded unreserved characters
-    /// are the same characters), so `/public/%2e%2e/admin` is a dot segment too.
+    /// Scans `path` once, a segment at a time, without allocating (it runs for every request).
     public static func checkPath(_ path: String) -> PathCheck {
         let bytes = path.utf8
+        var found = false
+        var start = bytes.startIndex
+        while true {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+            switch segmentKind(bytes[start..<end]) {
+            case .refused(let reason): return .refused(reason)
+            case .dots: found = true
+            case .name: break
+            }
+            guard end < bytes.endIndex else { return found ? .dotSegments : .clean }
+            start = bytes.index(after: end)
+        }
+    }
+
+    private enum SegmentKind {
+        case name
+        /// `.` (1) or `..` (2), each dot raw or as `%2e` (RFC 3986 §6.2.2.2: an encoded unreserved
+        /// character is that character).
+        case dots(Int)
+        case refused(String)
+    }
+
+    private static func segmentKind(_ segment: Substring.UTF8View) -> SegmentKind {
         var dots = 0
         var other = false
-        var found = false
-        var index = bytes.startIndex
-        func endSegment() {
-            if !other && (dots == 1 || dots == 2) { found = true }
-            (dots, other) = (0, false)
-        }
-        while index < bytes.endIndex {
-            let byte = bytes[index]
-            index = bytes.index(after: index)
+        var index = segment.startIndex
+        while index < segment.endIndex {
+            let byte = segment[index]
+            index = segment.index(after: index)
             switch byte {
-            case UInt8(ascii: "/"):
-                endSegment()
             case UInt8(ascii: "\\"):
                 return .refused("backslash in path")
             case UInt8(ascii: "%"):
-                guard let (value, next) = Self.hexByte(bytes, at: index) else { other = true; continue }
-                index = next
-                switch value {
+                guard index < segment.endIndex, case let next = segment.index(after: index), next < segment.endIndex,
+                      let high = PercentEncoding.hexValue(segment[index]), let low = PercentEncoding.hexValue(segment[next]) else {
+                    other = true
+                    continue
+                }
+                index = segment.index(after: next)
+                switch high << 4 | low {
                 case UInt8(ascii: "."): dots += 1
                 case UInt8(ascii: "/"), UInt8(ascii: "\\"), 0: return .refused("encoded slash, backslash or NUL in path")
                 default: other = true
@@ -117,60 +136,23 @@ public struct Request: Sendable {
                 other = true
             }
         }
-        endSegment()
-        return found ? .dotSegments : .clean
-    }
-
-    /// The two hex digits at `index` as a byte, and the index after them.
-    private static func hexByte(_ bytes: String.UTF8View, at index: String.UTF8View.Index) -> (UInt8, String.UTF8View.Index)? {
-        func hex(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-            default: nil
-            }
-        }
-        guard index < bytes.endIndex, let high = hex(bytes[index]) else { return nil }
-        let next = bytes.index(after: index)
-        guard next < bytes.endIndex, let low = hex(bytes[next]) else { return nil }
-        return (high << 4 | low, bytes.index(after: next))
+        return !other && (dots == 1 || dots == 2) ? .dots(dots) : .name
     }
 
     /// `path` with its `.` and `..` segments resolved (RFC 3986 §5.2.4; `..` stops at the root):
     /// `/public/../admin` is `/admin`, `/./Release` is `/Release`, `/a/b/..` is `/a/`.
     public static func removingDotSegments(_ path: String) -> String {
         guard path.hasPrefix("/") else { return path }
-        func dotCount(_ segment: Substring) -> Int? {
-            var count = 0
-            var index = segment.utf8.startIndex
-            while index < segment.utf8.endIndex {
-                if segment.utf8[index] == UInt8(ascii: ".") {
-                    index = segment.utf8.index(after: index)
-                } else if segment.utf8[index] == UInt8(ascii: "%"),
-                          let (value, next) = hexByte(path.utf8, at: segment.utf8.index(after: index)), value == UInt8(ascii: ".") {
-                    index = next
-                } else {
-                    return nil
-                }
-                count += 1
-            }
-            return count == 1 || count == 2 ? count : nil
-        }
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         var output: [Substring] = []
         var endsWithSlash = false
         for (position, segment) in segments.enumerated() {
-            let isLast = position == segments.count - 1
-            switch dotCount(segment) {
-            case 1:
-                endsWithSlash = isLast
-            case 2:
-                if !output.isEmpty { output.removeLast() }
-                endsWithSlash = isLast
-            default:
+            guard case .dots(let count) = segmentKind(segment.utf8) else {
                 output.append(segment)
+                continue
             }
+            if count == 2, !output.isEmpty { output.removeLast() }
+            endsWithSlash = position == segments.count - 1
         }
         let joined = "/" + output.joined(separator: "/")
         return endsWithSlash && !joined.hasSuffix("/") ? joined + "/" : joined

@@ -58,13 +58,3 @@ final class Box<Value: Sendable>: Sendable {
     var value: Value { state.withLock { $0 } }
     func update(_ change: (inout Value) -> Void) { state.withLock { change(&$0) } }
 }
-
-/// Polls `condition` for up to `seconds`; the timeout is a bound on a hang, not a speed assertion.
-func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
-}
