@@ -11,6 +11,10 @@ public enum Digest {
     /// SHA-512 of `bytes` (64 bytes).
     public static func sha512(_ bytes: some Collection<UInt8>) -> [UInt8] { digest(Array(bytes), EVP_sha512()) }
 
+    /// SHA-1, only for naming things (OpenPGP v4 fingerprints, RFC 9580 §5.5.4.2), never to
+    /// check integrity or signatures.
+    static func sha1(_ bytes: some Collection<UInt8>) -> [UInt8] { digest(Array(bytes), EVP_sha1()) }
+
     static func digest(_ bytes: [UInt8], _ md: OpaquePointer?) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0

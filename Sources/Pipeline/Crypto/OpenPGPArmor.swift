@@ -1,72 +1,147 @@
-import COpenSSL
-
-/// Just enough OpenPGP (RFC 4880) to describe a public key: ASCII armor and the v4 key ID.
+/// ASCII armor (RFC 9580 §6, RFC 4880 §6): the text form of OpenPGP keys and signatures.
+///
+/// Writing always adds the CRC24 line (apt.md §4.1: gpgv 2.2 may refuse armor without it).
+/// Reading is strict inside a block (matching BEGIN/END labels, `Key: value` headers ended by a
+/// blank line, base64 only, a CRC24 that matches when present) and ignores text between blocks,
+/// as key files published with a comment above them have.
+///
+/// ```swift
+/// let text = OpenPGPArmor.encode(packets, as: .signature)
+/// let blocks = try OpenPGPArmor.decode(text)   // [(kind: .signature, bytes: packets)]
+/// ```
 public enum OpenPGPArmor {
-    /// The binary packets inside an ASCII-armored block (headers and the CRC line are skipped).
-    public static func dearmor(_ text: String) -> [UInt8]? {
-        var inBody = false
-        var sawBlank = false
-        var base64 = ""
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = rawLine.trimmingASCIIWhitespace()
-            if line.hasPrefix("-----BEGIN PGP") { inBody = true; continue }
-            if line.hasPrefix("-----END PGP") { break }
-            guard inBody else { continue }
-            if !sawBlank {
-                if line.isEmpty { sawBlank = true }
+    /// What a block holds, named by its BEGIN line.
+    public enum Kind: String, Sendable, CaseIterable {
+        case publicKey = "PUBLIC KEY BLOCK"
+        case privateKey = "PRIVATE KEY BLOCK"
+        case signature = "SIGNATURE"
+        case message = "MESSAGE"
+    }
+
+    /// One armored block's label and binary contents.
+    public struct Block: Sendable, Equatable {
+        public let kind: Kind
+        public let bytes: [UInt8]
+    }
+
+    /// The armored form of `bytes`: the BEGIN line, a blank line (no headers: they would only
+    /// make output differ between builds), base64 in lines of 64, the CRC24 line, the END line.
+    public static func encode(_ bytes: [UInt8], as kind: Kind) -> String {
+        var out = "-----BEGIN PGP \(kind.rawValue)-----\n\n"
+        out += base64Lines(bytes)
+        out += "-----END PGP \(kind.rawValue)-----\n"
+        return out
+    }
+
+    /// The base64 lines and the CRC24 line of an armored body, each ending in a newline.
+    static func base64Lines(_ bytes: [UInt8]) -> String {
+        let text = Array(Base64.encode(bytes).utf8)
+        var out = ""
+        var start = 0
+        while start < text.count {
+            let end = min(start + 64, text.count)
+            out += String(decoding: text[start..<end], as: UTF8.self) + "\n"
+            start = end
+        }
+        let crc = crc24(bytes)
+        out += "=" + Base64.encode([UInt8(crc >> 16 & 0xFF), UInt8(crc >> 8 & 0xFF), UInt8(crc & 0xFF)]) + "\n"
+        return out
+    }
+
+    /// Every armored block in `text`, in order. Throws on a malformed block or when there is none.
+    public static func decode(_ text: String) throws -> [Block] {
+        var blocks: [Block] = []
+        // Split on the byte: a String splits CRLF as one character, and armor may use either.
+        var lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).lazy.map { Substring($0) }.makeIterator()
+        while let raw = lines.next() {
+            let line = trimmed(raw)
+            guard line.hasPrefix("-----BEGIN PGP ") else { continue }
+            guard line.hasSuffix("-----"), let kind = Kind(rawValue: String(line.dropFirst(15).dropLast(5))) else {
+                throw CryptoError("OpenPGP armor: unsupported block \"\(line.prefix(60))\"")
+            }
+            blocks.append(try decodeBody(kind, &lines))
+        }
+        guard !blocks.isEmpty else { throw CryptoError("OpenPGP armor: no -----BEGIN PGP ...----- line") }
+        return blocks
+    }
+
+    /// The one block of `kind` in `text` (a detached signature file, a key file holding one key).
+    public static func decodeSingle(_ text: String, as kind: Kind) throws -> [UInt8] {
+        let blocks = try decode(text)
+        guard blocks.count == 1, blocks[0].kind == kind else {
+            throw CryptoError("OpenPGP armor: expected one \(kind.rawValue), found \(blocks.map(\.kind.rawValue).joined(separator: ", "))")
+        }
+        return blocks[0].bytes
+    }
+
+    /// Headers, blank line, base64, optional CRC, END line of the same kind.
+    private static func decodeBody(_ kind: Kind, _ lines: inout some IteratorProtocol<Substring>) throws -> Block {
+        func fail(_ reason: String) -> CryptoError { CryptoError("OpenPGP armor (\(kind.rawValue)): \(reason)") }
+        // Armor headers (RFC 9580 §6.2.2): "Key: value" lines ended by an empty line.
+        while true {
+            guard let raw = lines.next() else { throw fail("ends inside its headers") }
+            let line = trimmed(raw)
+            if line.isEmpty { break }
+            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex,
+                  line[line.index(after: colon)...].first.map({ $0 == " " }) ?? true else {
+                throw fail("a header line is not \"Key: value\" (is the blank line after BEGIN missing?)")
+            }
+        }
+        var base64: [UInt8] = []
+        var checksum: Substring?
+        while true {
+            guard let raw = lines.next() else { throw fail("has no END line") }
+            let line = trimmed(raw)
+            if line.hasPrefix("-----") {
+                guard line == "-----END PGP \(kind.rawValue)-----" else { throw fail("ends with \"\(line.prefix(60))\"") }
+                break
+            }
+            if line.isEmpty { continue }
+            guard checksum == nil else { throw fail("has data after its checksum line") }
+            if line.hasPrefix("=") && line.count == 5 {
+                checksum = line.dropFirst()
                 continue
             }
-            if line.hasPrefix("=") { continue }   // CRC24
-            base64 += line
+            base64 += line.utf8
         }
-        guard !base64.isEmpty else { return nil }
-        return Base64.decode(base64)
-    }
-
-    /// The 64-bit key ID (upper-case hex) of the first public-key packet: the low 8 bytes of its
-    /// v4 fingerprint, SHA-1 over 0x99, the two-byte body length and the body (RFC 4880 §12.2).
-    public static func keyID(ofArmoredPublicKey text: String) -> String? {
-        guard let packets = dearmor(text), let body = firstPublicKeyBody(packets), body.first == 4 else { return nil }
-        let prefix: [UInt8] = [0x99, UInt8(body.count >> 8), UInt8(body.count & 0xFF)]
-        var digest = [UInt8](repeating: 0, count: 20)
-        var length: UInt32 = 0
-        let input = prefix + body
-        let ok = input.withUnsafeBytes { EVP_Digest($0.baseAddress, $0.count, &digest, &length, EVP_sha1(), nil) }
-        guard ok == 1 else { return nil }
-        return Hex.encode(digest.suffix(8)).uppercased()
-    }
-
-    static func firstPublicKeyBody(_ bytes: [UInt8]) -> [UInt8]? {
-        guard let first = bytes.first, first & 0x80 != 0 else { return nil }
-        var tag: UInt8
-        var length = 0
-        var offset: Int
-        if first & 0x40 != 0 {
-            tag = first & 0x3F
-            guard bytes.count > 1 else { return nil }
-            let b0 = Int(bytes[1])
-            if b0 < 192 { length = b0; offset = 2 } else if b0 < 224 {
-                guard bytes.count > 2 else { return nil }
-                length = ((b0 - 192) << 8) + Int(bytes[2]) + 192
-                offset = 3
-            } else if b0 == 255 {
-                guard bytes.count > 5 else { return nil }
-                length = Int(bytes[2]) << 24 | Int(bytes[3]) << 16 | Int(bytes[4]) << 8 | Int(bytes[5])
-                offset = 6
-            } else { return nil }
-        } else {
-            tag = (first >> 2) & 0x0F
-            switch first & 3 {
-            case 0: guard bytes.count > 1 else { return nil }; length = Int(bytes[1]); offset = 2
-            case 1: guard bytes.count > 2 else { return nil }; length = Int(bytes[1]) << 8 | Int(bytes[2]); offset = 3
-            case 2:
-                guard bytes.count > 4 else { return nil }
-                length = Int(bytes[1]) << 24 | Int(bytes[2]) << 16 | Int(bytes[3]) << 8 | Int(bytes[4])
-                offset = 5
-            default: return nil
+        guard let bytes = Base64.decode(String(decoding: base64, as: UTF8.self)), !bytes.isEmpty else { throw fail("is not valid base64") }
+        if let checksum {
+            guard let crc = Base64.decode(checksum), crc.count == 3 else { throw fail("has a malformed checksum line") }
+            let expected = crc24(bytes)
+            guard crc == [UInt8(expected >> 16 & 0xFF), UInt8(expected >> 8 & 0xFF), UInt8(expected & 0xFF)] else {
+                throw fail("checksum (CRC24) does not match: the block is damaged")
             }
         }
-        guard tag == 6, offset + length <= bytes.count else { return nil }
-        return Array(bytes[offset..<(offset + length)])
+        return Block(kind: kind, bytes: bytes)
+    }
+
+    /// The line without its CR (CRLF files) and trailing spaces and tabs.
+    private static func trimmed(_ line: Substring) -> Substring {
+        var line = line
+        while let last = line.last, last == "\r" || last == " " || last == "\t" { line = line.dropLast() }
+        return line
+    }
+
+    /// CRC-24 (RFC 9580 §6.1): initial value 0xB704CE, generator 0x1864CFB.
+    static func crc24(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xB704CE
+        for byte in bytes {
+            crc ^= UInt32(byte) << 16
+            for _ in 0..<8 {
+                crc <<= 1
+                if crc & 0x100_0000 != 0 { crc ^= 0x1864CFB }
+            }
+        }
+        return crc & 0xFFFFFF
+    }
+
+    /// The 64-bit key ID (upper-case hex) of the first key in an armored public key block: the
+    /// low 8 bytes of its v4 fingerprint (RFC 9580 §5.5.4.2). Reads the packet structure only;
+    /// `OpenPGPCertificate` checks the key's signatures.
+    public static func keyID(ofArmoredPublicKey text: String) -> String? {
+        guard let block = try? decode(text).first(where: { $0.kind == .publicKey }),
+              let first = try? OpenPGPPacket.parse(block.bytes).first, first.knownTag == .publicKey,
+              first.body.first == 4 else { return nil }
+        return OpenPGPKeyPacket.hex(OpenPGPKeyPacket.fingerprint(ofBody: first.body).suffix(8))
     }
 }

@@ -57,9 +57,7 @@ public final class PublicKey: @unchecked Sendable {
             guard object["crv"]?.string == "Ed25519" else { throw CryptoError("JWK curve is not Ed25519") }
             let x = try field("x")
             guard x.count == 32 else { throw CryptoError("JWK Ed25519 key must be 32 bytes") }
-            let key = x.withUnsafeBufferPointer { EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, $0.baseAddress, 32) }
-            guard let key else { throw CryptoError.openSSL("invalid Ed25519 key") }
-            self.init(owning: key)
+            self.init(owning: try Self.ed25519(raw: x))
         case let other:
             throw CryptoError("JWK key type \(other.map { "\"\($0)\"" } ?? "missing") is not RSA, EC or OKP")
         }
@@ -141,7 +139,7 @@ public final class PublicKey: @unchecked Sendable {
 
     /// Refuses weak keys: RSA below 2048 bits or with an exponent other than 65537, EC curves
     /// other than P-256.
-    private func checkStrength() throws {
+    func checkStrength() throws {
         if EVP_PKEY_is_a(pkey, "RSA") == 1 {
             guard EVP_PKEY_get_bits(pkey) >= Self.minimumRSABits else { throw CryptoError("RSA key is shorter than \(Self.minimumRSABits) bits") }
             guard bignum("e", size: nil) == [0x01, 0x00, 0x01] else { throw CryptoError("RSA public exponent is not 65537") }
@@ -157,7 +155,13 @@ public final class PublicKey: @unchecked Sendable {
         }
     }
 
-    private static func rsa(modulus: [UInt8], exponent: [UInt8]) throws -> OpaquePointer {
+    static func ed25519(raw: [UInt8]) throws -> OpaquePointer {
+        let key = raw.withUnsafeBufferPointer { EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, $0.baseAddress, $0.count) }
+        guard let key else { throw CryptoError.openSSL("invalid Ed25519 key") }
+        return key
+    }
+
+    static func rsa(modulus: [UInt8], exponent: [UInt8]) throws -> OpaquePointer {
         // SubjectPublicKeyInfo (RFC 5280 §4.1) with rsaEncryption (RFC 8017 A.1), parsed by OpenSSL's own decoder.
         let rsaKey = DER.sequence([DER.integer(modulus), DER.integer(exponent)])
         let info = DER.sequence([DER.sequence([DER.rsaEncryption, DER.null]), DER.bitString(rsaKey)])
