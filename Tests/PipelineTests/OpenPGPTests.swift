@@ -170,6 +170,47 @@ struct OpenPGPTests {
             .contains("expired") == true)
     }
 
+    @Test("a signature older than its key, or past its own expiry, does not verify")
+    func signatureTimes() throws {
+        let key = Self.ed25519
+        let verifier = OpenPGPVerifier(certificates: [key.certificate])
+        let created = key.signingKey.packet.created
+        let early = try OpenPGPSigner(key: key).signatureIgnoringExpiry(over: OpenPGPFixtures.data, at: created - 1)
+        #expect(Self.refusal { _ = try verifier.verify(signature: early.binary, over: OpenPGPFixtures.data) }?.contains("older than the key") == true)
+        // Valid for 60 s from its creation: good until then, expired after.
+        let expiring = try Self.signature(extraHashed: [OpenPGPSubpacket(.signatureExpiration, .bigEndian(60))])
+        _ = try verifier.verify(signature: expiring.packet.serialized, over: OpenPGPFixtures.data, at: Date(timeIntervalSince1970: 1_800_000_059))
+        #expect(Self.refusal { _ = try verifier.verify(signature: expiring.packet.serialized, over: OpenPGPFixtures.data, at: Date(timeIntervalSince1970: 1_800_000_060)) }?
+            .contains("expired") == true)
+    }
+
+    @Test("a revoked key is refused; a revoked signing subkey is not used")
+    func revocations() throws {
+        let key = try OpenPGPSecretKey.generate(userID: "Revoked <revoked@example.com>", created: Self.time)
+        let primary = key.certificate.primary
+        let revocation = try OpenPGPSignaturePacket(
+            type: .keyRevocation, signer: primary, privateKey: key.privateKey, hash: .sha512,
+            hashed: [OpenPGPSubpacket(.issuerFingerprint, [4] + primary.fingerprint), OpenPGPSubpacket(.creationTime, .bigEndian(1_800_000_100))],
+            unhashed: [], hashInput: primary.hashInput)
+        var packets = try OpenPGPPacket.parse(key.certificate.binary)
+        packets.insert(revocation.packet, at: 1)
+        #expect(Self.refusal { _ = try OpenPGPCertificate.read(OpenPGPPacket.serialize(packets)) }?.contains("revoked") == true)
+
+        let subkeyKey = try OpenPGPSecretKey(armored: OpenPGPFixtures.subkeySecret)
+        var subkeyPackets = try OpenPGPPacket.parse(subkeyKey.certificate.binary)
+        let primarySecret = try OpenPGPPacket.parse(OpenPGPArmor.decodeSingle(OpenPGPFixtures.subkeySecret, as: .privateKey))[0]
+        let primaryPrivate = try #require(try OpenPGPSecretKeyPacket.privateKey(ofBody: primarySecret.body))
+        let subkey = try OpenPGPKeyPacket(body: subkeyPackets[3].body)
+        let subkeyRevocation = try OpenPGPSignaturePacket(
+            type: .subkeyRevocation, signer: subkeyKey.certificate.primary, privateKey: primaryPrivate, hash: .sha512,
+            hashed: [OpenPGPSubpacket(.issuerFingerprint, [4] + subkeyKey.certificate.primary.fingerprint), OpenPGPSubpacket(.creationTime, .bigEndian(1_800_000_100))],
+            unhashed: [], hashInput: subkeyKey.certificate.primary.hashInput + subkey.hashInput)
+        subkeyPackets.append(subkeyRevocation.packet)
+        let revokedSubkey = try #require(try OpenPGPCertificate.read(OpenPGPPacket.serialize(subkeyPackets)).first)
+        #expect(revokedSubkey.signingFingerprints.isEmpty)
+        #expect(Self.refusal { _ = try OpenPGPVerifier(certificates: [revokedSubkey]).verify(signature: OpenPGPFixtures.dataSignatureSubkey, over: OpenPGPFixtures.data) } != nil)
+    }
+
     // MARK: Cleartext
 
     @Test("cleartext: Hash header, dash-escaping, trailing whitespace and CRLF removed, the last line break not signed")
