@@ -38,6 +38,12 @@ struct OpenPGPTests {
         let packets = try OpenPGPPacket.parse(key.certificate.binary)
         #expect(packets.map(\.tag) == [6, 13, 2])
         #expect(key.certificate.binary.first == 0x98)
+        // A key file's bytes: armor (a comment above it is fine) or binary.
+        let armored = try OpenPGPSecretKey.read(Array(("Comment: kept for the team\n" + OpenPGPFixtures.ed25519Secret).utf8))
+        let binary = try OpenPGPSecretKey.read(try OpenPGPArmor.decodeSingle(OpenPGPFixtures.ed25519Secret, as: .privateKey))
+        #expect(armored.signingFingerprint == key.signingFingerprint && binary.signingFingerprint == key.signingFingerprint)
+        #expect(try OpenPGPCertificate.read(key.certificate.binary).map(\.fingerprint) == [OpenPGPFixtures.ed25519Fingerprint])
+        #expect(try OpenPGPCertificate.read(Array(key.certificate.armored.utf8)).map(\.fingerprint) == [OpenPGPFixtures.ed25519Fingerprint])
     }
 
     @Test("an RSA 3072 key exported by gpg is read and signs")

@@ -122,6 +122,13 @@ public enum OpenPGPArmor {
         return line
     }
 
+    /// Whether file contents are text (armor, perhaps with a comment above it) rather than
+    /// binary packets, whose first byte always has the high bit set (RFC 9580 §4.2).
+    static func looksArmored(_ data: [UInt8]) -> Bool {
+        guard let first = data.first else { return false }
+        return first & 0x80 == 0
+    }
+
     /// CRC-24 (RFC 9580 §6.1): initial value 0xB704CE, generator 0x1864CFB.
     static func crc24(_ bytes: [UInt8]) -> UInt32 {
         var crc: UInt32 = 0xB704CE

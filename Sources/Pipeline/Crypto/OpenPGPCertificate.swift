@@ -55,7 +55,7 @@ public struct OpenPGPCertificate: Sendable {
     /// packets (a keyring of one or more keys).
     public static func read(_ data: [UInt8]) throws -> [OpenPGPCertificate] {
         var packets: [OpenPGPPacket] = []
-        if let first = data.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }), first == UInt8(ascii: "-") {
+        if OpenPGPArmor.looksArmored(data) {
             for block in try OpenPGPArmor.decode(String(decoding: data, as: UTF8.self)) {
                 guard block.kind == .publicKey else {
                     throw CryptoError("OpenPGP: expected a PUBLIC KEY BLOCK, found a \(block.kind.rawValue)")

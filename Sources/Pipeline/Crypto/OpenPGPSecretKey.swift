@@ -11,7 +11,7 @@ import Foundation
 /// smaller RSA key are refused with a one-line reason.
 ///
 /// ```swift
-/// let key = try OpenPGPSecretKey(armored: String(contentsOfFile: "signing.asc", encoding: .utf8))
+/// let key = try OpenPGPSecretKey.read(Array(try Data(contentsOf: signingKeyFile)))
 /// let inRelease = try OpenPGPSigner(key: key).clearsign(release, at: newestAssetTime)
 /// ```
 public struct OpenPGPSecretKey: Sendable {
@@ -33,6 +33,12 @@ public struct OpenPGPSecretKey: Sendable {
 
     /// The secret key as an armored `PRIVATE KEY BLOCK`, unprotected (keep it secret).
     public var armored: String { OpenPGPArmor.encode(OpenPGPPacket.serialize(secretPackets), as: .privateKey) }
+
+    /// Reads a key file's bytes: armored (as `gpg --export-secret-keys --armor` writes it) or binary.
+    public static func read(_ data: [UInt8]) throws -> OpenPGPSecretKey {
+        if OpenPGPArmor.looksArmored(data) { return try OpenPGPSecretKey(armored: String(decoding: data, as: UTF8.self)) }
+        return try OpenPGPSecretKey(binary: data)
+    }
 
     /// Reads an armored secret key (one `PRIVATE KEY BLOCK` holding one key).
     public init(armored text: String) throws {

@@ -25,7 +25,7 @@ public struct OpenPGPSignature: Sendable {
     /// The file must hold signature packets and nothing else.
     public static func read(_ data: [UInt8]) throws -> [OpenPGPSignature] {
         let bytes: [UInt8]
-        if let first = data.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }), first == UInt8(ascii: "-") {
+        if OpenPGPArmor.looksArmored(data) {
             bytes = try OpenPGPArmor.decodeSingle(String(decoding: data, as: UTF8.self), as: .signature)
         } else {
             bytes = data
