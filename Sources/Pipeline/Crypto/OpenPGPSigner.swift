@@ -54,12 +54,19 @@ public struct OpenPGPSigner: Sendable {
             let date = Date(timeIntervalSince1970: TimeInterval(expiration))
             throw CryptoError("OpenPGP: the signing key \(signing.packet.fingerprintHex) expired on \(date) (extend it with gpg --quick-set-expire)")
         }
-        let packet = try OpenPGPSignaturePacket(
-            type: type, signer: signing.packet, privateKey: key.privateKey, hash: hash,
-            hashed: [OpenPGPSubpacket(.issuerFingerprint, [4] + signing.packet.fingerprint), OpenPGPSubpacket(.creationTime, .bigEndian(seconds))],
-            unhashed: [OpenPGPSubpacket(.issuerKeyID, signing.packet.keyID)],
+        return OpenPGPSignature(packet: try Self.dataSignature(type: type, key: signing.packet, privateKey: key.privateKey, hash: hash,
+                                                              created: seconds, over: data))
+    }
+
+    /// A data signature with the subpackets apt.md §4.4 requires: hashed issuer fingerprint and
+    /// creation time (plus `extraHashed`), unhashed issuer key ID. No time checks.
+    static func dataSignature(type: OpenPGPSignaturePacket.SignatureType, key: OpenPGPKeyPacket, privateKey: PrivateKey, hash: OpenPGPHashAlgorithm,
+                              created: UInt32, extraHashed: [OpenPGPSubpacket] = [], over data: [UInt8]) throws -> OpenPGPSignaturePacket {
+        try OpenPGPSignaturePacket(
+            type: type, signer: key, privateKey: privateKey, hash: hash,
+            hashed: [OpenPGPSubpacket(.issuerFingerprint, [4] + key.fingerprint), OpenPGPSubpacket(.creationTime, .bigEndian(created))] + extraHashed,
+            unhashed: [OpenPGPSubpacket(.issuerKeyID, key.keyID)],
             hashInput: data)
-        return OpenPGPSignature(packet: packet)
     }
 
     /// Whole seconds since 1970 as OpenPGP's four-byte times hold them.
