@@ -302,7 +302,21 @@ struct ConfigTests {
         let found = errors(json)
         #expect(found.contains("/listeners/0/tls/key: required"))
         #expect(found.contains(#"/listeners/1/tls: give "certificate" and "key", or "certificates": [{"certificate", "key"}, ...]"#))
-        #expect(found.contains { $0.hasPrefix(#"/listeners/2/tls: cannot load certificate "/nonexistent.pem""#) })
+        #expect(found.contains("/listeners/2/tls/certificate: certificate /nonexistent.pem: No such file or directory"))
+        #expect(found.contains("/listeners/2/tls/key: private key /nonexistent-key.pem: No such file or directory"))
         #expect(found.contains { $0.hasPrefix(#"/listeners/2/protocols: unknown protocol "h3""#) })
+    }
+}
+
+@Suite("durations written back as pipeline.json writes them")
+struct DurationFormatTests {
+    @Test("the largest whole unit: 30s, 250ms, 5m, 1h, 2d; what does not divide stays in a smaller one", arguments: [
+        ("30s", "30s"), ("250ms", "250ms"), ("5m", "5m"), ("1h", "1h"), ("2d", "2d"), ("1500ms", "1500ms"),
+        ("90", "90s"), ("0", "0s"), ("120", "2m"), ("86400", "1d"),
+    ])
+    func format(_ written: String, _ expected: String) throws {
+        let duration = try #require(Units.duration(written))
+        #expect(Units.format(duration) == expected)
+        #expect(Units.duration(Units.format(duration)) == duration, "the form must read back as the same duration")
     }
 }

@@ -84,7 +84,7 @@ public struct OIDCAuth: Authenticator {
                                        maxAge: maxAge.map { Int64($0.seconds) },
                                        maxTokenBytes: options.size("maxTokenBytes", default: 8192))
             var configuration = HTTPClient.Configuration()
-            configuration.caFile = options.path("caFile")
+            configuration.caFile = options.pemFile("caFile", .caCertificates)
             configuration.connectTimeout = .seconds(5)
             configuration.firstByteTimeout = .seconds(10)
             configuration.idleTimeout = .seconds(10)

@@ -26,7 +26,7 @@ extension GitHubSource {
             // With errors the value is discarded by the loader; it only has to be constructible.
             let base = parsedBase ?? HTTPURL(scheme: "https", host: "api.github.com", path: "/")
             var configuration = HTTPClient.Configuration()
-            configuration.caFile = options.path("caFile")
+            configuration.caFile = options.pemFile("caFile", .caCertificates)
             let timeout = options.duration("timeout", default: .seconds(30))
             configuration.connectTimeout = timeout
             configuration.firstByteTimeout = timeout

@@ -41,7 +41,7 @@ public struct Upstream: Middleware {
                 if base == nil { options.error("url", HTTPURL.problem(with: text)) }
             }
             var configuration = HTTPClient.Configuration()
-            configuration.caFile = options.path("caFile")
+            configuration.caFile = options.pemFile("caFile", .caCertificates)
             configuration.connectTimeout = options.duration("connectTimeout", default: configuration.connectTimeout)
             configuration.firstByteTimeout = options.duration("firstByteTimeout", default: configuration.firstByteTimeout)
             configuration.idleTimeout = options.duration("idleTimeout", default: configuration.idleTimeout)

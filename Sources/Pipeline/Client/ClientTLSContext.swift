@@ -14,7 +14,8 @@ final class ClientTLSContext: @unchecked Sendable {
         if let caFile {
             guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
                 SSL_CTX_free(context)
-                throw ConfigError("cannot load CA file \"\(caFile)\": \(OpenSSLError.drain())")
+                let refused = PEMFile.refused(caFile, .caCertificates)   // empties OpenSSL's error queue too
+                throw ConfigError(PEMFile.problem(caFile, .caCertificates) ?? refused)
             }
         }
         SSL_CTX_set_verify(context, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)

@@ -173,6 +173,16 @@ public final class Options: @unchecked Sendable {
         string(key, required: required).map(environment.resolve(path:))
     }
 
+    /// A path to a PEM file that must be readable and hold `kind` (nil, with the reason recorded, when not).
+    public func pemFile(_ key: String, _ kind: PEMFile.Kind, required: Bool = false) -> String? {
+        guard let file = path(key, required: required) else { return nil }
+        if let problem = PEMFile.problem(file, kind) {
+            error(key, problem)
+            return nil
+        }
+        return file
+    }
+
     /// A secret given inline as `key` or read from the file named by `keyFile` (trailing newline trimmed).
     /// Exactly one of the two may be present.
     public func secret(_ key: String, required: Bool = false) -> Secret? {

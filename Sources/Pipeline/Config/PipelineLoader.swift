@@ -130,14 +130,18 @@ public enum PipelineLoader {
     static func loadTLS(_ options: Options, protocols: [String]) -> TLSServerContext? {
         let errorsBefore = options.diagnostics.errorCount
         var pairs: [(certificate: String, key: String)] = []
+        // Where each pair was given, so a file that cannot be used is reported at its own option.
+        var owners: [Options] = []
         if options.has("certificate") || options.has("key") {
             if let certificate = options.path("certificate", required: true), let key = options.path("key", required: true) {
                 pairs.append((certificate, key))
+                owners.append(options)
             }
         }
         for entry in options.objects("certificates", allowed: ["certificate", "key"]) {
             if let certificate = entry.path("certificate", required: true), let key = entry.path("key", required: true) {
                 pairs.append((certificate, key))
+                owners.append(entry)
             }
         }
         guard !pairs.isEmpty else {
@@ -147,6 +151,9 @@ public enum PipelineLoader {
         }
         do {
             return try TLSServerContext(certificates: pairs, protocols: protocols)
+        } catch let failure as TLSServerContext.FileErrors {
+            for error in failure.errors { owners[error.index].error(error.option, error.description) }
+            return nil
         } catch {
             options.error(nil, "\(error)")
             return nil

@@ -33,6 +33,18 @@ public enum Units {
         }
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
+
+    /// A duration as pipeline.json writes it, in the largest unit that holds it whole:
+    /// `30s`, `250ms`, `5m`, `1h`, `2d` (whole milliseconds; `0s` for zero).
+    public static func format(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        guard milliseconds != 0 else { return "0s" }
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where milliseconds % size == 0 {
+            return "\(milliseconds / size)\(unit)"
+        }
+        return "\(milliseconds)ms"
+    }
 }
 
 extension Duration {

@@ -12,5 +12,13 @@ public struct CryptoError: Error, Sendable, CustomStringConvertible, Equatable {
         CryptoError(message + ": " + OpenSSLError.drain())
     }
 
+    /// A key that cannot be read, said without OpenSSL's error chain (a person reads this in a config
+    /// error); the chain goes to the debug log and the queue is emptied.
+    static func unreadable(_ message: String) -> CryptoError {
+        let chain = OpenSSLError.drainCodes().map(OpenSSLError.text)
+        if !chain.isEmpty { Log.debug("OpenSSL refused a key", [("problem", message), ("openssl", chain.joined(separator: "; "))]) }
+        return CryptoError(message)
+    }
+
     public var description: String { message }
 }

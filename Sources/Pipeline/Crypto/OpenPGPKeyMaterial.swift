@@ -47,7 +47,7 @@ extension PrivateKey {
     /// An Ed25519 key from its 32-byte secret seed (an EdDSA legacy secret MPI, left-padded).
     static func ed25519(seed: [UInt8]) throws -> PrivateKey {
         let key = seed.withUnsafeBufferPointer { EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, $0.baseAddress, $0.count) }
-        guard let key else { throw CryptoError.openSSL("invalid Ed25519 secret key") }
+        guard let key else { throw CryptoError.unreadable("invalid Ed25519 secret key") }
         return PrivateKey(owning: key)
     }
 
@@ -89,7 +89,7 @@ extension PrivateKey {
             var pointer = buffer.baseAddress
             return d2i_PrivateKey(EVP_PKEY_RSA, nil, &pointer, buffer.count)
         }
-        guard let key else { throw CryptoError.openSSL("OpenPGP: invalid RSA secret key") }
+        guard let key else { throw CryptoError.unreadable("OpenPGP: invalid RSA secret key") }
         let made = PrivateKey(owning: key)
         guard let check = EVP_PKEY_CTX_new(key, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new") }
         defer { EVP_PKEY_CTX_free(check) }

@@ -31,7 +31,7 @@ public final class PrivateKey: @unchecked Sendable {
             // A callback that supplies no passphrase: OpenSSL's default would read the terminal.
             return PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in 0 }, nil)
         }
-        guard let key else { throw CryptoError.openSSL("not an unencrypted PEM private key") }
+        guard let key else { throw CryptoError.unreadable("not an unencrypted PEM private key") }
         self.init(owning: key)
         guard !algorithms.isEmpty else { throw CryptoError("private key type is not RSA, EC P-256 or Ed25519") }
     }

@@ -20,7 +20,7 @@ public final class PublicKey: @unchecked Sendable {
 
     /// Reads a `-----BEGIN PUBLIC KEY-----` (SubjectPublicKeyInfo) PEM.
     public convenience init(pem: String) throws {
-        guard let key = Self.read(pem: pem) else { throw CryptoError.openSSL("not a PEM public key") }
+        guard let key = Self.read(pem: pem) else { throw CryptoError.unreadable("not a PEM public key") }
         self.init(owning: key)
         try checkStrength()
     }
@@ -157,7 +157,7 @@ public final class PublicKey: @unchecked Sendable {
 
     static func ed25519(raw: [UInt8]) throws -> OpaquePointer {
         let key = raw.withUnsafeBufferPointer { EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, $0.baseAddress, $0.count) }
-        guard let key else { throw CryptoError.openSSL("invalid Ed25519 key") }
+        guard let key else { throw CryptoError.unreadable("invalid Ed25519 key") }
         return key
     }
 
@@ -179,7 +179,7 @@ public final class PublicKey: @unchecked Sendable {
             var pointer = buffer.baseAddress
             return d2i_PUBKEY(nil, &pointer, buffer.count)
         }
-        guard let key else { throw CryptoError.openSSL("invalid \(what) key") }
+        guard let key else { throw CryptoError.unreadable("invalid \(what) key") }
         return key
     }
 }

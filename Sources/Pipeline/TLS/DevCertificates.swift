@@ -11,6 +11,8 @@ public enum DevCertificates {
         public let caCertificate: String
         public let certificate: String
         public let key: String
+        /// True when the server certificate already existed and was kept (no `overwrite`).
+        public var kept = false
     }
 
     /// Writes `dir/ca.pem` + `dir/ca-key.pem` (created once, reused afterwards) and
@@ -20,8 +22,11 @@ public enum DevCertificates {
         mkdir(dir, 0o755)
         let caPath = dir + "/ca.pem", caKeyPath = dir + "/ca-key.pem"
         let certPath = dir + "/\(basename).pem", keyPath = dir + "/\(basename)-key.pem"
-        let files = Files(caCertificate: caPath, certificate: certPath, key: keyPath)
-        if !overwrite, access(certPath, F_OK) == 0, access(keyPath, F_OK) == 0 { return files }
+        var files = Files(caCertificate: caPath, certificate: certPath, key: keyPath)
+        if !overwrite, access(certPath, F_OK) == 0, access(keyPath, F_OK) == 0 {
+            files.kept = true
+            return files
+        }
 
         let (caCert, caKey) = try loadOrCreateAuthority(certificate: caPath, key: caKeyPath)
         defer {
@@ -48,14 +53,15 @@ public enum DevCertificates {
 
     private static func loadOrCreateAuthority(certificate path: String, key keyPath: String) throws -> (OpaquePointer, OpaquePointer) {
         if access(path, F_OK) == 0, access(keyPath, F_OK) == 0 {
-            guard let certBIO = BIO_new_file(path, "r") else { throw TLSError("cannot read \(path)") }
+            if let problem = PEMFile.problem(path, .certificate) ?? PEMFile.problem(keyPath, .privateKey) { throw TLSError(problem) }
+            guard let certBIO = BIO_new_file(path, "r") else { throw TLSError(PEMFile.refused(path, .certificate)) }
             defer { BIO_free(certBIO) }
-            guard let keyBIO = BIO_new_file(keyPath, "r") else { throw TLSError("cannot read \(keyPath)") }
+            guard let keyBIO = BIO_new_file(keyPath, "r") else { throw TLSError(PEMFile.refused(keyPath, .privateKey)) }
             defer { BIO_free(keyBIO) }
-            guard let cert = PEM_read_bio_X509(certBIO, nil, nil, nil) else { throw TLSError("cannot parse \(path): \(OpenSSLError.drain())") }
-            guard let key = PEM_read_bio_PrivateKey(keyBIO, nil, nil, nil) else {
+            guard let cert = PEM_read_bio_X509(certBIO, nil, nil, nil) else { throw TLSError(PEMFile.refused(path, .certificate)) }
+            guard let key = PEM_read_bio_PrivateKey(keyBIO, nil, { _, _, _, _ in 0 }, nil) else {
                 X509_free(cert)
-                throw TLSError("cannot parse \(keyPath): \(OpenSSLError.drain())")
+                throw TLSError(PEMFile.refused(keyPath, .privateKey))
             }
             return (cert, key)
         }

@@ -20,12 +20,27 @@ public final class TLSServerContext: @unchecked Sendable {
         alpnWire = protocols.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
         var contexts: [OpaquePointer] = []
         var names: [(String, OpaquePointer)] = []
+        var unusable: [FileError] = []
         do {
-            for pair in certificates {
-                let context = try Self.makeContext(certificate: pair.certificate, key: pair.key)
+            for (index, pair) in certificates.enumerated() {
+                // Read errors said plainly, for both files; OpenSSL's own chain is for the debug log.
+                let unreadable = [("certificate", PEMFile.problem(pair.certificate, .certificate)), ("key", PEMFile.problem(pair.key, .privateKey))]
+                    .compactMap { option, problem in problem.map { FileError(index: index, option: option, description: $0) } }
+                guard unreadable.isEmpty else {
+                    unusable += unreadable
+                    continue
+                }
+                let context: OpaquePointer
+                do {
+                    context = try Self.makeContext(certificate: pair.certificate, key: pair.key, index: index)
+                } catch let error as FileError {
+                    unusable.append(error)   // every pair is tried, so every bad file is reported at once
+                    continue
+                }
                 contexts.append(context)
                 for name in Self.dnsNames(of: context) { names.append((name.lowercasedASCII(), context)) }
             }
+            if !unusable.isEmpty { throw FileErrors(errors: unusable) }
         } catch {
             for context in contexts { SSL_CTX_free(context) }
             throw error
@@ -84,7 +99,21 @@ public final class TLSServerContext: @unchecked Sendable {
 
     func makeSSL() -> OpaquePointer? { SSL_new(contexts[0]) }
 
-    static func makeContext(certificate: String, key: String) throws -> OpaquePointer {
+    /// A certificate or key file of the `index`th pair that cannot be used, said in one line.
+    public struct FileError: Error, CustomStringConvertible {
+        public let index: Int
+        /// `certificate` or `key`: the option that names the file.
+        public let option: String
+        public let description: String
+    }
+
+    /// Every unusable file of one listener.
+    public struct FileErrors: Error, CustomStringConvertible {
+        public let errors: [FileError]
+        public var description: String { errors.map(\.description).joined(separator: "; ") }
+    }
+
+    static func makeContext(certificate: String, key: String, index: Int = 0) throws -> OpaquePointer {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw ConfigError("cannot create TLS context: \(OpenSSLError.drain())") }
         _ = copenssl_SSL_CTX_set_min_proto_version(context, copenssl_TLS1_2_VERSION())
         _ = copenssl_SSL_CTX_set_options(context, copenssl_SSL_OP_DEFAULTS())
@@ -93,17 +122,20 @@ public final class TLSServerContext: @unchecked Sendable {
             SSL_CTX_free(context)
             throw ConfigError("cannot set TLS ciphers: \(OpenSSLError.drain())")
         }
+        // Never a passphrase prompt on the terminal of a server: an encrypted key simply fails.
+        SSL_CTX_set_default_passwd_cb(context, { _, _, _, _ in 0 })
         guard SSL_CTX_use_certificate_chain_file(context, certificate) == 1 else {
             SSL_CTX_free(context)
-            throw ConfigError("cannot load certificate \"\(certificate)\": \(OpenSSLError.drain())")
+            throw FileError(index: index, option: "certificate", description: PEMFile.refused(certificate, .certificate))
         }
         guard SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1 else {
             SSL_CTX_free(context)
-            throw ConfigError("cannot load private key \"\(key)\": \(OpenSSLError.drain())")
+            throw FileError(index: index, option: "key", description: PEMFile.refused(key, .privateKey))
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
+            _ = OpenSSLError.drain()
             SSL_CTX_free(context)
-            throw ConfigError("private key \"\(key)\" does not match certificate \"\(certificate)\"")
+            throw FileError(index: index, option: "key", description: "private key \(key) does not belong to certificate \(certificate)")
         }
         return context
     }

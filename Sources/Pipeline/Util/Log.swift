@@ -4,8 +4,18 @@ import Glibc
 
 /// One JSON object per line on stderr for the gateway's own messages (start, reload, errors);
 /// the access log is the `log` middleware's. Values are never secrets: callers pass only what is safe.
+/// Keys are snake_case (`connections_left`), durations are written as pipeline.json writes them
+/// (`Units.format`: `30s`). Debug lines (detail behind an error, such as OpenSSL's error chain)
+/// are written only when the environment has `GATEWAY_LOG_LEVEL=debug`.
 public enum Log {
-    public enum Level: String, Sendable { case info, warning, error }
+    public enum Level: String, Sendable { case debug, info, warning, error }
+
+    /// Read once: `GATEWAY_LOG_LEVEL=debug`.
+    public static let debugEnabled: Bool = getenv("GATEWAY_LOG_LEVEL").map { String(cString: $0) == "debug" } ?? false
+
+    public static func debug(_ message: String, _ fields: [(String, String)] = []) {
+        if debugEnabled { write(.debug, message, fields) }
+    }
 
     public static func info(_ message: String, _ fields: [(String, String)] = []) { write(.info, message, fields) }
     public static func warning(_ message: String, _ fields: [(String, String)] = []) { write(.warning, message, fields) }
