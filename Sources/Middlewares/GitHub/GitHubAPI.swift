@@ -79,7 +79,7 @@ final class GitHubAPI: Sendable {
                 throw GitHubError.tooLarge(limit: limit)
             }
             if let wait = rateLimit.record(status: answer.status, headers: answer.headers, body: answer.body) {
-                Log.warning("github rate limit reached", [("retry_after", String(wait))])
+                Log.warning("github rate limit reached", [("retry_after", "\(wait)s")])
                 throw GitHubError.rateLimited(retryAfter: wait)
             }
             switch answer.status {

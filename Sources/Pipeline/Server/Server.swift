@@ -45,7 +45,12 @@ public final class Server: Sendable {
         }
         sockets.withLock { $0 = opened }
         for loop in loops { loop.start() }
-        for socket in opened.values.sorted(by: { $0.address.description < $1.address.description }) {
+        logListening(Array(opened.values))
+    }
+
+    /// One `listening` line per newly bound socket, at start and for those a reload adds.
+    private func logListening(_ sockets: [ListenerSocket]) {
+        for socket in sockets.sorted(by: { $0.address.description < $1.address.description }) {
             let config = socket.current
             Log.info("listening", [("listener", config.name), ("address", "\(SocketAddress(bytes: socket.address.bytes, port: socket.boundPort))"),
                                    ("tls", config.tls == nil ? "off" : "on"), ("protocols", config.protocols.joined(separator: ","))])
@@ -104,6 +109,7 @@ public final class Server: Sendable {
         }
         for socket in removed { socket.close() }
         sockets.withLock { $0 = opened }
+        logListening(added)
         return core.swap(pipeline)
     }
 
