@@ -6,20 +6,28 @@ import Glibc
 
 /// Shared CLI plumbing: usage text, one-line errors, argument parsing, config loading.
 enum CLI {
-    static let commands = ["serve", "check", "list-types", "cert", "hash-password", "version", "help"]
+    /// Every command, in the order `gateway help` lists them.
+    static let specs: [CommandSpec] = [
+        ServeCommand.spec, CheckCommand.spec, SignalCommand.reload, SignalCommand.stop, ListTypesCommand.spec,
+        CertCommand.spec, HashPasswordCommand.spec, versionSpec, helpSpec,
+    ]
 
-    static let usage = """
-        usage: gateway <command> [options]
+    static let versionSpec = CommandSpec("version", summary: "Prints the version.")
+    static let helpSpec = CommandSpec("help", arguments: "[COMMAND]", positional: 1,
+                                      summary: "Prints every command with its options, or one command's help.")
 
-          serve [--config FILE]        run the pipeline (default ./pipeline.json)
-          check [FILE]                 print every error and warning in FILE; exit 1 if invalid
-          list-types                   every middleware and source type with its options
-          cert --dev [--dir DIR] [--name NAME]...
-                                       create a local CA and a server certificate (default certs/, localhost)
-          hash-password [--user NAME] [--pbkdf2] [--token]
-                                       hash a password (or token) read from stdin or a prompt
-          version                      print the version
-        """
+    static var commands: [String] { specs.map(\.name) }
+
+    /// What `gateway help` (and `gateway --help`) prints: every command with every option.
+    static var usage: String {
+        var text = "usage: gateway <command> [options]   (gateway <command> --help for one command)\n\ncommands:\n"
+        for spec in specs {
+            text += "\n  \(spec.synopsis)\n"
+            text += spec.summary.split(separator: "\n").map { "      \($0)\n" }.joined()
+            if !spec.options.isEmpty { text += CommandSpec.table(spec.options.map { ($0.usage, $0.help) }, indent: 6) }
+        }
+        return text
+    }
 
     /// A usage mistake: one line on stderr, exit 2.
     static func usageError(_ message: String) -> Never {
@@ -33,9 +41,15 @@ enum CLI {
         exit(1)
     }
 
-    /// Splits `--flag value` options; unknown flags are usage errors.
-    static func options(_ arguments: [String], flags: [String], switches: [String] = [], positional: Int = 0)
+    /// Splits `--flag value` options by `spec`; unknown flags are usage errors, and `-h`/`--help`
+    /// prints the command's help and exits 0.
+    static func parse(_ arguments: [String], _ spec: CommandSpec)
         -> (values: [String: [String]], switches: Set<String>, positional: [String]) {
+        if arguments.contains(where: { $0 == "--help" || $0 == "-h" }) {
+            print(spec.help, terminator: "")
+            exit(0)
+        }
+        let flags = spec.flags, switches = spec.switches
         var values: [String: [String]] = [:]
         var on: Set<String> = []
         var rest: [String] = []
@@ -60,14 +74,15 @@ enum CLI {
                         values[name, default: []].append(arguments[i])
                     }
                 } else {
-                    usageError("unknown option --\(name)" + DidYouMean.hint(for: name, among: flags + switches))
+                    usageError("unknown option --\(name)" + DidYouMean.hint(for: name, among: flags + switches)
+                               + "; see `gateway \(spec.name) --help`")
                 }
             } else {
                 rest.append(argument)
             }
             i += 1
         }
-        if rest.count > positional { usageError("unexpected argument \"\(rest[positional])\"") }
+        if rest.count > spec.positional { usageError("unexpected argument \"\(rest[spec.positional])\"; see `gateway \(spec.name) --help`") }
         return (values, on, rest)
     }
 
@@ -86,17 +101,56 @@ enum CLI {
     /// Reads and builds a pipeline file. Nil pipeline when it has errors (or cannot be read).
     static func load(_ path: String, checkOnly: Bool = false) -> (LoadedPipeline?, [ConfigIssue]) {
         let absolutePath = absolute(path)
-        guard let file = OpenFile(path: absolutePath) else {
-            return (nil, [ConfigIssue(severity: .error, pointer: .root, message: "cannot read \(absolutePath): \(String(cString: strerror(errno)))")])
-        }
-        guard let bytes = try? file.read(at: 0, count: Int(min(file.size, 16 << 20))) else {
-            return (nil, [ConfigIssue(severity: .error, pointer: .root, message: "cannot read \(absolutePath)")])
+        let bytes: [UInt8]
+        switch readConfig(absolutePath) {
+        case .success(let read): bytes = read
+        case .failure(let problem): return (nil, [ConfigIssue(severity: .error, pointer: .root, message: problem.description)])
         }
         var environment = ConfigEnvironment.process(baseDirectory: directory(of: absolutePath))
         environment.checkOnly = checkOnly
         let (pipeline, diagnostics) = PipelineLoader.load(bytes, environment: environment, registry: Builtins.registry)
         return (pipeline, diagnostics.all)
     }
+
+    /// The bytes of a pipeline file, or why there are none in words a person can act on.
+    static func readConfig(_ path: String) -> Result<[UInt8], CLIError> {
+        let limit = 16 << 20
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(CLIError("cannot read \(path): \(String(cString: strerror(errno)))")) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let error = errno
+            close(fd)
+            return .failure(CLIError("cannot read \(path): \(String(cString: strerror(error)))"))
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR:
+            close(fd)
+            let inside = path + (path.hasSuffix("/") ? "" : "/") + "pipeline.json"
+            let hint = access(inside, F_OK) == 0 ? " (did you mean \(inside)?)" : "; give the pipeline file itself"
+            return .failure(CLIError("cannot read \(path): it is a directory, not a pipeline file\(hint)"))
+        default:
+            close(fd)
+            return .failure(CLIError("cannot read \(path): not a regular file"))
+        }
+        guard info.st_size <= limit else {
+            close(fd)
+            return .failure(CLIError("cannot read \(path): larger than 16 MiB, too large for a pipeline file"))
+        }
+        let file = OpenFile(descriptor: fd, size: Int64(info.st_size), modified: Int64(info.st_mtim.tv_sec))
+        do {
+            return .success(try file.read(at: 0, count: Int(info.st_size)))
+        } catch {
+            return .failure(CLIError("cannot read \(path): \(error)"))
+        }
+    }
+}
+
+/// A reason a command cannot go on, in one line for the user.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 extension ConfigIssue {

@@ -8,8 +8,20 @@ import Glibc
 /// a scrypt hash (PBKDF2-SHA256 with `--pbkdf2`), `NAME:hash` for a users file with `--user`, or
 /// `sha256:HEX` for `auth.bearer` with `--token`.
 enum HashPasswordCommand {
+    static let spec = CommandSpec(
+        "hash-password",
+        summary: """
+            Hashes a password (or token) read from stdin, or asked twice with echo off on a terminal, and
+            prints the line to put in the config: a scrypt hash for auth.basic by default.
+            """,
+        options: [
+            .init(name: "user", value: "NAME", help: "print NAME:hash, a line for an auth.basic usersFile"),
+            .init(name: "pbkdf2", value: nil, help: "PBKDF2-SHA256 instead of scrypt"),
+            .init(name: "token", value: nil, help: "print sha256:HEX of a token, for auth.bearer"),
+        ])
+
     static func run(_ arguments: [String]) -> Int32 {
-        let parsed = CLI.options(arguments, flags: ["user"], switches: ["pbkdf2", "token"])
+        let parsed = CLI.parse(arguments, spec)
         let token = parsed.switches.contains("token")
         let user = parsed.values["user"]?.last
         if token, user != nil || parsed.switches.contains("pbkdf2") { CLI.usageError("--token cannot be combined with --user or --pbkdf2") }

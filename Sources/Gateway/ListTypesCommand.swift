@@ -3,8 +3,10 @@ import Middlewares
 
 /// `gateway list-types`: every type with its options and one line of help.
 enum ListTypesCommand {
+    static let spec = CommandSpec("list-types", summary: "Prints every middleware and source type with its options.")
+
     static func run(_ arguments: [String]) -> Int32 {
-        _ = CLI.options(arguments, flags: [])
+        _ = CLI.parse(arguments, spec)
         print("middleware types (phase; * ends a chain):")
         for type in Builtins.middlewareTypes.sorted(by: { $0.name < $1.name }) {
             print("")

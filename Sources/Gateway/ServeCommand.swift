@@ -4,9 +4,22 @@ import Pipeline
 import Glibc
 #endif
 
-/// `gateway serve [--config FILE]`: runs the pipeline. SIGHUP reloads (keeping the old pipeline
-/// when the new one has any error), SIGTERM and SIGINT drain and exit.
+/// `gateway serve [--config FILE] [--pid-file PATH]`: runs the pipeline. SIGHUP reloads (keeping
+/// the old pipeline when the new one has any error), SIGTERM and SIGINT drain and exit. The pid
+/// file lets `gateway reload` and `gateway stop` find this instance.
 enum ServeCommand {
+    static let spec = CommandSpec(
+        "serve",
+        summary: """
+            Runs the pipeline; logs JSON lines on stderr. SIGHUP (gateway reload) loads the file again,
+            SIGTERM or SIGINT (gateway stop) drains and exits.
+            """,
+        options: [
+            .init(name: "config", value: "FILE", help: "the pipeline file (default ./pipeline.json)"),
+            .init(name: "pid-file", value: "PATH",
+                  help: "where reload and stop find this process (default: FILE's name with .pid, in $RUNTIME_DIRECTORY or beside FILE)"),
+        ])
+
     static func run(_ arguments: [String]) -> Never {
         // Block the signals in this thread before any other thread exists, so every thread inherits
         // the mask: libdispatch reads them from a signalfd, and a thread that did not block them
@@ -15,8 +28,9 @@ enum ServeCommand {
         sigemptyset(&handled)
         for number in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&handled, number) }
         pthread_sigmask(SIG_BLOCK, &handled, nil)
-        let parsed = CLI.options(arguments, flags: ["config"])
+        let parsed = CLI.parse(arguments, spec)
         let path = CLI.absolute(parsed.values["config"]?.last ?? "pipeline.json")
+        let explicitPidFile = parsed.values["pid-file"]?.last.map(PidFile.init(path:))
         let (loaded, issues) = CLI.load(path)
         for issue in issues {
             Log.write(issue.severity == .error ? .error : .warning, "config", [("at", issue.pointer.description), ("problem", issue.message)])
@@ -31,8 +45,18 @@ enum ServeCommand {
         } catch {
             CLI.fail("cannot start: \(error)")
         }
+        // Written once the listeners are bound, so a second instance that cannot bind leaves the
+        // first one's file alone. Only a pid file asked for by name is worth refusing to run for.
+        var pidFile: PidFile? = explicitPidFile ?? PidFile(forConfig: path)
+        do {
+            try pidFile?.write(pid: getpid())
+        } catch {
+            if explicitPidFile != nil { CLI.fail("\(error)") }
+            Log.warning("no pid file; gateway reload and stop need --pid-file", [("reason", "\(error)")])
+            pidFile = nil
+        }
         // Signals are handled before "started" is said: whoever waits for that line may signal at once.
-        let supervisor = Supervisor(server: server, path: path)
+        let supervisor = Supervisor(server: server, path: path, pidFile: pidFile)
         for signal in [SIGHUP, SIGTERM, SIGINT] { Glibc.signal(signal, SIG_IGN) }
         let queue = DispatchQueue(label: "signals")
         signalSources = [SIGHUP, SIGTERM, SIGINT].map { number in
@@ -45,7 +69,9 @@ enum ServeCommand {
             source.resume()
             return source
         }
-        Log.info("started", [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))])
+        var started = [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))]
+        if let pidFile { started.append(("pid_file", pidFile.path)) }
+        Log.info("started", started)
         dispatchMain()
     }
 
@@ -56,22 +82,20 @@ enum ServeCommand {
     nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
 }
 
-/// The signal sources live as long as the process. A local kept with `withExtendedLifetime` was
-/// released before `dispatchMain()` in release builds (it never returns), so SIGTERM did nothing.
-nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
-
 /// Runs reloads and the final drain one after another. An actor alone does not: its methods
 /// interleave at every `await`, and a SIGTERM during a reload's `await` drained the listeners the
 /// reload was about to close again. Each call waits for the one before it to finish.
 actor Supervisor {
     let server: Server
     let path: String
+    let pidFile: PidFile?
     var stopping = false
     private var last: Task<Void, Never>?
 
-    init(server: Server, path: String) {
+    init(server: Server, path: String, pidFile: PidFile?) {
         self.server = server
         self.path = path
+        self.pidFile = pidFile
     }
 
     func reload() async { await afterPrevious { await self.performReload() } }
@@ -116,10 +140,11 @@ actor Supervisor {
         guard !stopping else { return }
         stopping = true
         let pipeline = server.pipeline
-        Log.info("draining", [("connections", String(server.openConnections)), ("timeout", "\(pipeline.drainTimeout)")])
+        Log.info("draining", [("connections", String(server.openConnections)), ("timeout", Units.format(pipeline.drainTimeout))])
         await server.drain(timeout: pipeline.drainTimeout)
         await pipeline.stop()
-        Log.info("stopped", [("connections left", String(server.openConnections))])
+        pidFile?.remove(ifHolding: getpid())
+        Log.info("stopped", [("connections_left", String(server.openConnections))])
         exit(0)
     }
 }

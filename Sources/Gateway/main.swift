@@ -4,7 +4,7 @@ import Middlewares
 import Glibc
 #endif
 
-// gateway: serve | check | list-types | cert --dev | hash-password | version
+// gateway: serve | check | reload | stop | list-types | cert --dev | hash-password | version | help
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let command = arguments.first else {
     CLI.usageError("missing command (one of \(CLI.commands.joined(separator: ", "))); see `gateway help`")
@@ -14,10 +14,25 @@ let rest = Array(arguments.dropFirst())
 switch command {
 case "serve": ServeCommand.run(rest)
 case "check": exit(CheckCommand.run(rest))
+case "reload": exit(SignalCommand.run(rest, SignalCommand.reload))
+case "stop": exit(SignalCommand.run(rest, SignalCommand.stop))
 case "list-types": exit(ListTypesCommand.run(rest))
 case "cert": exit(CertCommand.run(rest))
 case "hash-password": exit(HashPasswordCommand.run(rest))
-case "version", "--version", "-v": print("gateway \(GatewayVersion.string)"); exit(0)
-case "help", "--help", "-h": print(CLI.usage); exit(0)
+case "version", "--version", "-v":
+    _ = CLI.parse(rest, CLI.versionSpec)
+    print("gateway \(GatewayVersion.string)")
+    exit(0)
+case "help", "--help", "-h":
+    let topic = CLI.parse(rest, CLI.helpSpec).positional.first
+    guard let topic else {
+        print(CLI.usage, terminator: "")
+        exit(0)
+    }
+    guard let spec = CLI.specs.first(where: { $0.name == topic }) else {
+        CLI.usageError("unknown command \"\(topic)\"" + DidYouMean.hint(for: topic, among: CLI.commands))
+    }
+    print(spec.help, terminator: "")
+    exit(0)
 default: CLI.usageError("unknown command \"\(command)\"" + DidYouMean.hint(for: command, among: CLI.commands))
 }

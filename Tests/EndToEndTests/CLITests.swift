@@ -111,6 +111,7 @@ struct CLITests {
 
     @Test("usage mistakes print one line and exit 2", arguments: [
         ["bogus"], [], ["serve", "--confg", "x.json"], ["serve", "--config"], ["cert"], ["check", "a.json", "b.json"], ["serve", "extra"],
+        ["reload", "--force"], ["stop", "--timeout", "soon"], ["help", "serv"], ["version", "--verbose"],
     ])
     func usageErrors(_ arguments: [String]) {
         let result = gateway(arguments)
@@ -123,17 +124,121 @@ struct CLITests {
     @Test("a misspelled command or option gets a suggestion")
     func suggestions() {
         #expect(gateway(["chek"]).stderr == "gateway: unknown command \"chek\" (did you mean \"check\"?)\n")
-        #expect(gateway(["serve", "--confg", "x"]).stderr == "gateway: unknown option --confg (did you mean \"config\"?)\n")
+        #expect(gateway(["serve", "--confg", "x"]).stderr
+                == "gateway: unknown option --confg (did you mean \"config\"?); see `gateway serve --help`\n")
     }
 
-    @Test("version and help")
+    /// Every command and the options it takes, as a user would look them up.
+    static let commandOptions: [(command: String, options: [String])] = [
+        ("serve", ["--config FILE", "--pid-file PATH"]),
+        ("check", ["--config FILE", "[FILE]"]),
+        ("reload", ["--config FILE", "--pid-file PATH"]),
+        ("stop", ["--config FILE", "--pid-file PATH", "--timeout DURATION"]),
+        ("list-types", []),
+        ("cert", ["--dev", "--dir DIR", "--name NAME", "--out BASE", "--force"]),
+        ("hash-password", ["--user NAME", "--pbkdf2", "--token"]),
+        ("version", []),
+        ("help", ["[COMMAND]"]),
+    ]
+
+    @Test("every command answers --help and -h with its usage and options, exit 0", arguments: commandOptions.map(\.command))
+    func commandHelp(_ command: String) {
+        let options = Self.commandOptions.first { $0.command == command }!.options
+        for flag in ["--help", "-h"] {
+            let result = gateway([command, flag])
+            #expect(result.status == 0, "\(command) \(flag): \(result.stderr)")
+            #expect(result.stderr.isEmpty)
+            #expect(result.output.hasPrefix("usage: gateway \(command)"), "\(result.output)")
+            for option in options { #expect(result.output.contains(option), "\(command) --help lacks \(option)") }
+            #expect(result.output.contains("-h, --help"))
+        }
+        // `gateway help COMMAND` says the same.
+        #expect(gateway(["help", command]).output == gateway([command, "--help"]).output)
+        // --help wins over anything else on the line, even a mistake.
+        #expect(gateway([command, "--bogus", "--help"]).status == 0)
+    }
+
+    @Test("gateway --help, -h and help list every command with every option; version prints the version")
     func versionAndHelp() {
         let version = gateway(["version"])
         #expect(version.status == 0)
         #expect(version.output.hasPrefix("gateway "))
-        let help = gateway(["help"])
-        #expect(help.status == 0)
-        for command in ["serve", "check", "list-types", "cert --dev", "version"] { #expect(help.output.contains(command)) }
+        for spelling in ["help", "--help", "-h"] {
+            let help = gateway([spelling])
+            #expect(help.status == 0)
+            for (command, options) in Self.commandOptions {
+                #expect(help.output.contains("\n  \(command)"), "\(command) missing from gateway \(spelling)")
+                for option in options { #expect(help.output.contains(option), "\(option) of \(command) missing") }
+            }
+            #expect(help.output.contains("cert --dev [--dir DIR] [--name NAME]... [--out BASE] [--force]"))
+        }
+    }
+
+    @Test("check on a directory says it is one, and points at the pipeline.json inside")
+    func checkDirectory() {
+        let dir = TemporaryDirectory()
+        let bare = gateway(["check", dir.path])
+        #expect(bare.status == 1)
+        #expect(bare.output.hasPrefix("error: /: cannot read \(dir.path): it is a directory, not a pipeline file; give the pipeline file itself\n"),
+                "\(bare.output)")
+        dir.write("pipeline.json", "{}")
+        let hinted = gateway(["check", dir.path])
+        #expect(hinted.output.hasPrefix("error: /: cannot read \(dir.path): it is a directory, not a pipeline file (did you mean \(dir.path)/pipeline.json?)\n"),
+                "\(hinted.output)")
+        let serve = gateway(["serve", "--config", dir.path])
+        #expect(serve.status == 1)
+        #expect(serve.stderr.contains("it is a directory, not a pipeline file"))
+    }
+
+    @Test("certificate and key files that cannot be used: one line naming the file and why; OpenSSL's chain only at debug level")
+    func certificateErrors() throws {
+        let dir = TemporaryDirectory()
+        makeCertificate(in: dir.file("certs"), names: ["localhost"], out: "site")
+        makeCertificate(in: dir.file("certs"), names: ["localhost"], out: "other")
+        let encrypted = Tool.run("openssl", ["pkey", "-in", dir.file("certs/site-key.pem"), "-aes256", "-passout", "pass:secret",
+                                             "-out", dir.file("encrypted-key.pem")])
+        #expect(encrypted.status == 0, "\(encrypted.stderr)")
+        dir.write("garbled.pem", "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")
+        try FileManager.default.createDirectory(atPath: dir.file("a-directory"), withIntermediateDirectories: true)
+        func listener(_ certificate: String, _ key: String) -> String {
+            #"{"listen": "127.0.0.1:0", "tls": {"certificate": "\#(certificate)", "key": "\#(key)"}}"#
+        }
+        let path = dir.write("pipeline.json", """
+            {"version": 1, "listeners": [
+                \(listener("missing.pem", "certs/site-key.pem")),
+                \(listener("certs/site.pem", "certs/ca.pem")),
+                \(listener("certs/site.pem", "certs/other-key.pem")),
+                \(listener("certs/site.pem", "encrypted-key.pem")),
+                \(listener("garbled.pem", "certs/site-key.pem")),
+                \(listener("a-directory", "certs/site-key.pem"))],
+             "stacks": {"s": {"chain": [{"type": "respond"}]}}}
+            """)
+        let expected = [
+            "error: /listeners/0/tls/certificate: certificate \(dir.path)/missing.pem: No such file or directory",
+            #"error: /listeners/1/tls/key: private key \#(dir.path)/certs/ca.pem: no PEM private key in it (it holds "CERTIFICATE")"#,
+            "error: /listeners/2/tls/key: private key \(dir.path)/certs/other-key.pem does not belong to the certificate given with it",
+            "error: /listeners/3/tls/key: private key \(dir.path)/encrypted-key.pem: is encrypted with a passphrase; "
+                + "give it unencrypted (openssl pkey -in KEY -out KEY.plain)",
+            "error: /listeners/4/tls/certificate: certificate \(dir.path)/garbled.pem: OpenSSL cannot use it (bad base64 decode)",
+            "error: /listeners/5/tls/certificate: certificate \(dir.path)/a-directory: is a directory",
+        ]
+        let result = gateway(["check", path])
+        #expect(result.status == 1)
+        let lines = result.output.split(separator: "\n").map(String.init)
+        for line in expected { #expect(lines.contains(line), "missing: \(line)\n\(result.output)") }
+        #expect(!result.output.contains("routines"), "OpenSSL's chain reached the user: \(result.output)")
+        #expect(result.stderr.isEmpty)
+
+        let debug = Tool.run(Paths.gateway, ["check", path], environment: ["GATEWAY_LOG_LEVEL": "debug"])
+        #expect(debug.output == result.output)
+        #expect(debug.stderr.contains(#""level":"debug","msg":"OpenSSL refused a certificate","file":"\#(dir.path)/garbled.pem","openssl":"error:"#),
+                "\(debug.stderr)")
+        #expect(debug.stderr.contains("PEM routines::bad base64 decode"))
+
+        // serve says the same, once per problem, and starts nothing.
+        let serve = gateway(["serve", "--config", path])
+        #expect(serve.status == 1)
+        #expect(serve.stderr.contains(#""at":"/listeners/0/tls/certificate","problem":"certificate \#(dir.path)/missing.pem: No such file or directory""#))
     }
 
     @Test("list-types shows every built-in type with its options")
@@ -166,7 +271,10 @@ struct CLITests {
         #expect(keyMode == 0o600)
 
         let before = try Data(contentsOf: URL(fileURLWithPath: dir.file("certs/gateway.pem")))
-        #expect(gateway(["cert", "--dev"], in: dir.path).status == 0)
+        let twice = gateway(["cert", "--dev"], in: dir.path)
+        #expect(twice.status == 0)
+        #expect(twice.output.hasPrefix("kept the existing certificate certs/gateway.pem"), "\(twice.output)")
+        #expect(result.output.hasPrefix("certificate: certs/gateway.pem"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("certs/gateway.pem"))) == before)
         #expect(gateway(["cert", "--dev", "--force"], in: dir.path).status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("certs/gateway.pem"))) != before)

@@ -48,7 +48,7 @@ struct LifecycleTests {
         #expect(output == "200 \(data.count)")
         #expect(FileManager.default.contents(atPath: dir.file("got.bin")) == data)
         #expect(gateway.waitForExit(timeout: 30) == 0)
-        #expect(gateway.stderr.contains("\"msg\":\"stopped\",\"connections left\":\"0\""))
+        #expect(gateway.stderr.contains("\"msg\":\"stopped\",\"connections_left\":\"0\""))
     }
 
     @Test("SIGTERM closes idle keep-alive connections at once")

@@ -10,14 +10,15 @@ final class GatewayProcess: @unchecked Sendable {
     private(set) var ports: [String: Int] = [:]
 
     /// Writes `config` as pipeline.json into a fresh directory (or `directory`) and starts the gateway,
-    /// through `launcher` when given (e.g. `["prlimit", "--nofile=64"]`, which execs the gateway in place).
+    /// through `launcher` when given (e.g. `["prlimit", "--nofile=64"]`, which execs the gateway in place),
+    /// with `arguments` after `serve --config FILE`.
     init(config: String, directory: TemporaryDirectory = TemporaryDirectory(), environment: [String: String] = [:],
-         launcher: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
+         launcher: [String] = [], arguments: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws {
         self.directory = directory
         configPath = directory.write("pipeline.json", config)
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        var command = [Paths.gateway, "serve", "--config", configPath]
+        var command = [Paths.gateway, "serve", "--config", configPath] + arguments
         if let tool = launcher.first {
             guard let path = Tool.require(tool, sourceLocation: sourceLocation) else { throw ToolMissing(name: tool) }
             command = [path] + launcher.dropFirst() + command
@@ -33,6 +34,11 @@ final class GatewayProcess: @unchecked Sendable {
             if process.isRunning { process.terminate() }
             throw GatewayFailedToStart(log: stderr)
         }
+        refreshPorts()
+    }
+
+    /// Reads the ports of `listening` lines logged since (a reload adds listeners).
+    func refreshPorts() {
         for line in stderr.split(separator: "\n") where line.contains("\"msg\":\"listening\"") {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let name = object["listener"] as? String, let address = object["address"] as? String,
