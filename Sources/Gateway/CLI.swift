@@ -114,35 +114,15 @@ enum CLI {
 
     /// The bytes of a pipeline file, or why there are none in words a person can act on.
     static func readConfig(_ path: String) -> Result<[UInt8], CLIError> {
-        let limit = 16 << 20
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(CLIError("cannot read \(path): \(String(cString: strerror(errno)))")) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let error = errno
-            close(fd)
-            return .failure(CLIError("cannot read \(path): \(String(cString: strerror(error)))"))
-        }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFDIR:
-            close(fd)
+        switch SmallFile.read(path, limit: 16 << 20) {
+        case .success(let bytes):
+            return .success(bytes)
+        case .failure(let problem) where problem.isDirectory:
             let inside = path + (path.hasSuffix("/") ? "" : "/") + "pipeline.json"
             let hint = access(inside, F_OK) == 0 ? " (did you mean \(inside)?)" : "; give the pipeline file itself"
             return .failure(CLIError("cannot read \(path): it is a directory, not a pipeline file\(hint)"))
-        default:
-            close(fd)
-            return .failure(CLIError("cannot read \(path): not a regular file"))
-        }
-        guard info.st_size <= limit else {
-            close(fd)
-            return .failure(CLIError("cannot read \(path): larger than 16 MiB, too large for a pipeline file"))
-        }
-        let file = OpenFile(descriptor: fd, size: Int64(info.st_size), modified: Int64(info.st_mtim.tv_sec))
-        do {
-            return .success(try file.read(at: 0, count: Int(info.st_size)))
-        } catch {
-            return .failure(CLIError("cannot read \(path): \(error)"))
+        case .failure(let problem):
+            return .failure(CLIError("cannot read \(path): \(problem)"))
         }
     }
 }

@@ -1,7 +1,4 @@
 import COpenSSL
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A certificate or key file as a person names it: checked before OpenSSL reads it, so that a
 /// failure says which file and why in one line (`certificate /etc/gw/site.pem: No such file or
@@ -16,19 +13,12 @@ public enum PEMFile {
     /// Nil when `path` can be read and holds a PEM block of `kind`; otherwise the one-line reason.
     /// An encrypted key is refused here: OpenSSL would ask for its passphrase on the terminal.
     public static func problem(_ path: String, _ kind: Kind) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "\(kind.rawValue) \(path): \(String(cString: strerror(errno)))" }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { return "\(kind.rawValue) \(path): \(String(cString: strerror(errno)))" }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            return "\(kind.rawValue) \(path): \((info.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file")"
+        let bytes: [UInt8]
+        switch SmallFile.read(path, limit: 4 << 20) {   // CA bundles run to a few hundred KiB
+        case .success(let read): bytes = read
+        case .failure(let problem): return "\(kind.rawValue) \(path): \(problem)"
         }
-        guard info.st_size <= 1 << 20 else { return "\(kind.rawValue) \(path): larger than 1 MiB, not a PEM file" }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-        guard count >= 0 else { return "\(kind.rawValue) \(path): \(String(cString: strerror(errno)))" }
-        let text = String(decoding: bytes.prefix(count), as: UTF8.self)
+        let text = String(decoding: bytes, as: UTF8.self)
         let labels = text.components(between: "-----BEGIN ", and: "-----")
         switch kind {
         case .certificate, .caCertificates:
