@@ -7,15 +7,13 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 SWIFT ?= swift
 CONFIG ?= pipeline.json
 RUNS ?= 1000000
-# What `make run` says the first optimized build takes (measured on a fresh clone; README.md).
-FIRST_BUILD := 3 minutes
 
 .PHONY: run test build release terraform fuzz bench clean
 
 ## run: build a release binary and serve ./pipeline.json (https://localhost:8443, http://localhost:8080)
 run:
 	@scripts/setup.sh run
-	@echo "make: building the optimized gateway (.build/release/gateway); the first build takes about $(FIRST_BUILD) on 2 cores and prints little meanwhile, later ones take seconds"
+	@echo "make: building the optimized gateway (.build/release/gateway). The first build compiles everything and prints little for a while: about 2 minutes on an idle 2-core machine, much longer if other builds share it. Later builds take seconds."
 	$(SWIFT) build -c release --product gateway
 	@[ -f certs/gateway.pem ] || .build/release/gateway cert --dev
 	exec .build/release/gateway serve --config $(CONFIG)
