@@ -18,7 +18,7 @@ struct PidFile {
     /// The default pid file for the pipeline file `config`.
     init(forConfig config: String, runtimeDirectory: String? = PidFile.runtimeDirectory) {
         let absolute = CLI.absolute(config)
-        var name = String(absolute[absolute.index(after: absolute.lastIndex(of: "/")!)...])
+        var name = absolute.split(separator: "/").last.map(String.init) ?? "pipeline.json"
         if name.hasSuffix(".json") { name.removeLast(5) }
         self.path = (runtimeDirectory ?? CLI.directory(of: absolute)) + "/" + name + ".pid"
     }
