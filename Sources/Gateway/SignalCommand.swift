@@ -82,9 +82,11 @@ enum RunningGateway {
         guard let arguments = commandLine(of: pid) else {
             return .failure(CLIError("cannot read /proc/\(pid)/cmdline to see whether process \(pid) is a gateway; nothing signalled"))
         }
-        let ours = ownExecutableName
-        let name = arguments.first.map(lastComponent) ?? ""
-        guard arguments.count >= 2, arguments[1] == "serve", name == ours else {
+        // Our own kind: the same executable file name, resolved (/proc/PID/exe) or as invoked
+        // (argv[0], which may be a symlink such as /usr/local/bin/gw).
+        let ours = Set([executableName(of: "self"), lastComponent(CommandLine.arguments[0])].compactMap { $0 })
+        let theirs = [executableName(of: "\(pid)"), arguments.first.map(lastComponent)].compactMap { $0 }
+        guard arguments.count >= 2, arguments[1] == "serve", theirs.contains(where: ours.contains) else {
             let shown = arguments.prefix(2).joined(separator: " ")
             return .failure(CLIError("stale pid file \(pidFile.path): process \(pid) is not a gateway (it is \"\(shown)\"); nothing signalled"))
         }
@@ -106,13 +108,13 @@ enum RunningGateway {
         return bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// The file name this binary runs as (`gateway`), so a renamed install still finds its own kind.
-    static var ownExecutableName: String {
+    /// The file name of `/proc/WHO/exe` (`gateway`), nil when it cannot be read (another user's process).
+    static func executableName(of who: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return lastComponent(CommandLine.arguments[0]) }
+        let count = readlink("/proc/\(who)/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
         var path = String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if path.hasSuffix(" (deleted)") { path.removeLast(10) }
+        if path.hasSuffix(" (deleted)") { path.removeLast(10) }   // the binary was rebuilt since it started
         return lastComponent(path)
     }
 

@@ -73,6 +73,17 @@ struct SignalCommandTests {
         #expect(systemd.waitForExit(timeout: 30) == 0)
     }
 
+    @Test("a gateway started under another name (a symlink, argv[0]) is found by its executable")
+    func renamedGateway() throws {
+        let (dir, config) = filesSite()
+        // bash's `exec -a` runs the binary with argv[0] = /usr/local/bin/gw, as a symlink would.
+        let gateway = try GatewayProcess(config: config, directory: dir, environment: Self.environment,
+                                         launcher: ["bash", "-c", #"exec -a /usr/local/bin/gw "$@""#, "bash"])
+        let reload = Self.run(["reload"], in: dir.path)
+        #expect(reload.status == 0, "\(reload.stderr)")
+        #expect(gateway.waitForLog("\"msg\":\"reloaded\""))
+    }
+
     @Test("a pid file that cannot be written: serve --pid-file refuses to start in one line")
     func unwritablePidFile() {
         let (dir, config) = filesSite()
