@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 const uint32_t CSYS_EPOLLIN = EPOLLIN;
 const uint32_t CSYS_EPOLLOUT = EPOLLOUT;
@@ -79,4 +81,16 @@ int csys_open_beneath(int dirfd, const char *path) {
 
 int csys_fallocate(int fd, off_t length) {
     return fallocate(fd, 0, 0, length);
+}
+
+int csys_open_tmpfile(const char *directory) {
+    int fd = open(directory, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR)) return fd;
+    // File systems without O_TMPFILE: a named file, unlinked at once.
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/.gateway-spool-XXXXXX", directory);
+    if (n < 0 || (size_t)n >= sizeof path) { errno = ENAMETOOLONG; return -1; }
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0) unlink(path);
+    return fd;
 }

@@ -18,6 +18,7 @@ enum ListTypesCommand {
         for type in Builtins.sourceTypes.sorted(by: { $0.name < $1.name }) {
             print("")
             print("  \(type.name)  \(type.summary)")
+            if !type.capabilities.isEmpty { print("      provides: " + type.capabilities.joined(separator: ", ")) }
             printOptions(type.options)
         }
         return 0

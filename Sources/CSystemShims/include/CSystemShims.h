@@ -35,6 +35,10 @@ int csys_open_beneath(int dirfd, const char *path);
 /// EOPNOTSUPP where the file system cannot, instead of writing zeros as posix_fallocate would.
 int csys_fallocate(int fd, off_t length);
 
+/// Opens an anonymous temporary file in `directory` for reading and writing (O_TMPFILE, or a
+/// file made by mkostemp and unlinked at once where the file system lacks O_TMPFILE), close-on-exec.
+int csys_open_tmpfile(const char *directory);
+
 extern const uint32_t CSYS_EPOLLIN;
 extern const uint32_t CSYS_EPOLLOUT;
 extern const uint32_t CSYS_EPOLLERR;

@@ -7,23 +7,31 @@ public struct Chain: Sendable {
     /// Builds the chain; `end` answers when the last middleware calls `next`
     /// (validation makes that impossible for a chain that ends in a terminal).
     public init(_ middlewares: [any Middleware], end: Next? = nil) {
-        self.middlewares = middlewares
         var next: Next = end ?? { _, _ in throw HTTPError(.notFound, "not found") }
         for middleware in middlewares.reversed() {
             let rest = next
+            // A tap is where a `Downstream` starts: it gets the rest and takes no place in the chain.
+            if let tap = middleware as? DownstreamTap {
+                tap.downstream.bind(rest)
+                continue
+            }
             next = { request, context in try await middleware.handle(request, context: context, next: rest) }
         }
+        self.middlewares = middlewares.filter { !($0 is DownstreamTap) }
         respond = next
     }
 
     /// Runs the request through the chain and turns thrown errors into responses: an `HTTPError`
-    /// becomes its status and short message; a `ClientError` from a fetch a behaviour made becomes
+    /// becomes its status and short message; `BlockingPool.Busy` a 503; a `ClientError` from a fetch a behaviour made becomes
     /// 502 or 504; anything else becomes a 500 whose detail stays in the log.
     public func handle(_ request: Request, context: Context) async -> Response {
         do {
             return try await respond(request, context)
         } catch let error as HTTPError {
             return error.response
+        } catch is BlockingPool.Busy {
+            // Slow work (hashing, file scans) is queued beyond its cap: shed load rather than queue more.
+            return HTTPError(.serviceUnavailable, "busy, try again", headers: ["Retry-After": "1"]).response
         } catch is CancellationError {
             return HTTPError(.serviceUnavailable, "request cancelled").response
         } catch let error as ClientError {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// One HTTP/1.1 connection to an upstream origin, owned by one event loop (and confined to it).

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// The client side of TLS to upstreams: the system CA bundle plus an optional CA file, TLS 1.2+,
 /// SNI, and hostname (or IP) verification on every connection.

@@ -1,7 +1,7 @@
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// Name resolution that never blocks an event loop: getaddrinfo runs on a Dispatch worker,

@@ -1,4 +1,4 @@
-import CZlib
+internal import CZlib
 
 /// Streaming decompression with zlib: gzip (RFC 1952), zlib (RFC 1950) or raw deflate
 /// (RFC 1951, as inside zip files). Feed chunks as they arrive; output comes back in pieces of

@@ -18,6 +18,10 @@ public final class BuildContext: @unchecked Sendable {
     var failedNamed: Set<String> = []
     var building: [String] = []
     var stoppables: [any Stoppable] = []
+    /// For each chain element being built (nested for routers): the downstreams its factory asked for.
+    private var requestedDownstreams: [[Downstream]] = []
+    /// The downstreams a named middleware asked for when it was built, for each chain that uses it.
+    private var namedDownstreams: [String: [Downstream]] = [:]
     /// Values shared by the middlewares of one load, keyed by a name a feature chooses
     /// (for example the URL signer that behaviours and auth both use).
     public var shared: [String: any Sendable] = [:]
@@ -51,6 +55,14 @@ public final class BuildContext: @unchecked Sendable {
                 + "is used, so its URLs fail on other replicas and after a restart")
         }
         return urlSigner
+    }
+
+    /// The rest of the chain after the middleware being built, bound once its chain is folded: for
+    /// fetches a behaviour makes outside a request (they then pass the stack's cache like any other).
+    public func downstream() -> Downstream {
+        let downstream = Downstream(stack: stackName ?? "")
+        if !requestedDownstreams.isEmpty { requestedDownstreams[requestedDownstreams.count - 1].append(downstream) }
+        return downstream
     }
 
     /// Keeps `value` so it is stopped when its pipeline is replaced.
@@ -130,7 +142,12 @@ public final class BuildContext: @unchecked Sendable {
     }
 
     func named(_ name: String, at pointer: JSONPointer) -> (type: MiddlewareType, value: any Middleware)? {
-        if let built = builtNamed[name] { return built }
+        if let built = builtNamed[name] {
+            if let downstreams = namedDownstreams[name], !requestedDownstreams.isEmpty {
+                requestedDownstreams[requestedDownstreams.count - 1] += downstreams
+            }
+            return built
+        }
         if failedNamed.contains(name) { return nil }
         guard let value = namedValues[name] else {
             var hint = DidYouMean.hint(for: name, among: namedValues.keys)
@@ -155,6 +172,7 @@ public final class BuildContext: @unchecked Sendable {
             return nil
         }
         builtNamed[name] = built
+        namedDownstreams[name] = requestedDownstreams.last
         return built
     }
 
@@ -200,11 +218,20 @@ public final class BuildContext: @unchecked Sendable {
             return nil
         }
         var built: [(type: MiddlewareType, value: any Middleware, pointer: JSONPointer)] = []
+        var taps: [(after: Int, downstream: Downstream)] = []
         var failed = false
         authSeen.append(false)
         defer { authSeen.removeLast() }
         for (i, item) in items.enumerated() {
-            if let element = element(item, at: pointer.appending(i)) {
+            requestedDownstreams.append([])
+            let element = element(item, at: pointer.appending(i))
+            for downstream in requestedDownstreams.removeLast() {
+                if downstream.isBound {
+                    diagnostics.warning(pointer.appending(i), "also used in another chain: what it fetches in the background goes through the first chain's cache")
+                }
+                if element != nil { taps.append((built.count, downstream)) }
+            }
+            if let element {
                 built.append((element.type, element.value, pointer.appending(i)))
                 if element.value is any Authenticator { authSeen[authSeen.count - 1] = true }
             } else {
@@ -231,7 +258,13 @@ public final class BuildContext: @unchecked Sendable {
             }
         }
         if failed { return nil }
-        return Chain(gated(built.map { ($0.value, $0.pointer) }))
+        // Each downstream starts right after the element that asked for it; `Chain` binds it there.
+        var elements: [(value: any Middleware, pointer: JSONPointer)] = []
+        for (i, element) in built.enumerated() {
+            elements.append((element.value, element.pointer))
+            for tap in taps where tap.after == i { elements.append((DownstreamTap(downstream: tap.downstream), element.pointer)) }
+        }
+        return Chain(gated(elements))
     }
 
     /// Folds each run of adjacent authenticators into one `AuthGate`, so they act as alternatives.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// What a config load may read besides the JSON: environment variables and files beside it.

@@ -67,20 +67,26 @@ public struct MiddlewareType: Sendable {
     }
 }
 
-/// What behaviours read metadata and artifacts from (`directory`, `github`, `oci`).
+/// What behaviours read metadata and artifacts from (`directory`, `github`, `oci`). A source says
+/// what it holds through capabilities, protocols refining this one (a file tree, a release feed);
+/// a behaviour asks for a capability (`BuildContext.source(_:at:for:views:)`), never for a type.
 public protocol Source: Sendable {}
 
-/// A source type: JSON name, documentation and factory.
+/// A source type: JSON name, documentation, the capabilities its values have and the factory.
 public struct SourceType: Sendable {
     public let name: String
     public let summary: String
+    /// What its values can do, as behaviours name it when one is missing ("a file tree", "a
+    /// release feed"): documentation for `gateway list-types`; the values' protocols are the truth.
+    public let capabilities: [String]
     public let options: [OptionSpec]
     public let build: @Sendable (Options, BuildContext) throws -> any Source
 
-    public init(name: String, summary: String, options: [OptionSpec],
+    public init(name: String, summary: String, capabilities: [String] = [], options: [OptionSpec],
                 build: @escaping @Sendable (Options, BuildContext) throws -> any Source) {
         self.name = name
         self.summary = summary
+        self.capabilities = capabilities
         self.options = options
         self.build = build
     }

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// Comparison of secrets whose duration does not depend on where they differ.
 public enum ConstantTime {

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// A key that cannot be read or used, or a failed signing operation. The message names what is
 /// wrong with the key or input; it never contains key material.

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// Message digests through OpenSSL's EVP interface.
 public enum Digest {

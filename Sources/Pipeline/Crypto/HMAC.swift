@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// HMAC (RFC 2104) over SHA-256.
 public enum HMAC {

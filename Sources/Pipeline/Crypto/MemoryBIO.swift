@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// Reads everything a memory BIO holds.
 enum MemoryBIO {

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// The digests OpenPGP signatures here are made and checked with (RFC 9580 §9.5). SHA-1 and
 /// SHA-224 are deliberately absent: apt 2.6 and sqv refuse SHA-1 data signatures and sqv's policy

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 // OpenPGP key material as OpenSSL keys, and the two signature operations OpenPGP signatures are
 // made of (RFC 9580 §5.2.3.1): RSA PKCS#1 v1.5 over the DigestInfo of the digest, and EdDSA

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// A salted, deliberately slow password hash in a self-describing PHC-style string, computed with
 /// OpenSSL's KDFs. Two schemes:

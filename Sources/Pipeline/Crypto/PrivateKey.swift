@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// A private key that signs: RSA (RS256, e.g. GitHub App JWTs), EC P-256 (ES256) or Ed25519
 /// (EdDSA). Read from PEM (PKCS#1, SEC1 or PKCS#8, unencrypted) or generated (tests, dev keys).

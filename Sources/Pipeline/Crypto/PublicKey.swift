@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// A public key for verifying signatures: RSA, EC P-256 or Ed25519, read from a JWK (RFC 7517/
 /// 7518 §6, RFC 8037) or PEM. Immutable once made, so one value serves concurrent requests.

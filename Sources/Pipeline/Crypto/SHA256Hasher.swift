@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// Incremental SHA-256 for data that arrives in chunks (a streamed zip, an inflated zip entry).
 public final class SHA256Hasher {

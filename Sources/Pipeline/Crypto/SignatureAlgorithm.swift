@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// The asymmetric signature algorithms the gateway verifies and creates, by their JWS names
 /// (RFC 7518 §3, RFC 8037 §3.1). Symmetric `HS*` and `none` are deliberately absent: a JWT

@@ -1,7 +1,7 @@
-import CSystemShims
+internal import CSystemShims
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// Something on a loop that wants epoll readiness events.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// An IPv4 or IPv6 address and port, convertible to and from `sockaddr`.
@@ -45,7 +45,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     public var description: String { family == .v4 ? "\(ip):\(port)" : "[\(ip)]:\(port)" }
 
     /// Calls `body` with this address as a `sockaddr`.
-    public func withSockAddr<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+    func withSockAddr<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
         switch family {
         case .v4:
             var addr = sockaddr_in()
@@ -62,8 +62,28 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// A port the kernel hands out for `address` right now: a socket is bound to port 0, asked for
+    /// its port and closed. For test servers that must know their ports before they listen (on
+    /// loopback nothing else races for it in practice).
+    public func probeFreePort() throws(SystemError) -> UInt16 {
+        let fd = socket(family == .v4 ? AF_INET : AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError.errno("socket") }
+        defer { close(fd) }
+        let bound = SocketAddress(bytes: bytes, port: 0).withSockAddr { bind(fd, $0, $1) }
+        guard bound == 0 else { throw SystemError.errno("bind \(ip):0") }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard rc == 0, let port = withUnsafePointer(to: &storage, { SocketAddress(storage: $0)?.port }) else {
+            throw SystemError.errno("getsockname")
+        }
+        return port
+    }
+
     /// Reads an address the kernel filled in.
-    public init?(storage: UnsafePointer<sockaddr_storage>) {
+    init?(storage: UnsafePointer<sockaddr_storage>) {
         switch Int32(storage.pointee.ss_family) {
         case AF_INET:
             let addr = UnsafeRawPointer(storage).load(as: sockaddr_in.self)

@@ -1,6 +1,6 @@
-import CSystemShims
+internal import CSystemShims
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// Why an I/O wait ended without readiness.

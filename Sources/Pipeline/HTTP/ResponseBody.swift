@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Receives a streamed response body. `write` suspends while the peer is slow, which is the
 /// backpressure every producer sees: a proxy stops reading its upstream until the client catches up.
 public protocol ResponseBodyWriter: Sendable {
@@ -28,71 +24,6 @@ extension ResponseBodyWriter {
 
     /// Drops the trailers: the default for codecs and writers that have no place for them.
     public func writeTrailers(_ trailers: HTTPFields) async throws {}
-}
-
-/// A file opened for reading, closed when the last reference goes away.
-public final class OpenFile: Sendable {
-    public let descriptor: Int32
-    public let size: Int64
-    /// Last modification, seconds since 1970.
-    public let modified: Int64
-
-    /// Opens a regular file; nil when it does not exist, is not a regular file, or cannot be read.
-    public convenience init?(path: String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        self.init(descriptor: fd)
-    }
-
-    /// Takes ownership of an open descriptor; nil (and closed) unless it is a regular file.
-    public init?(descriptor fd: Int32) {
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            return nil
-        }
-        descriptor = fd
-        size = Int64(info.st_size)
-        modified = Int64(info.st_mtim.tv_sec)
-    }
-
-    /// Takes ownership of a descriptor the caller has already checked (fstat) to be a regular file.
-    public init(descriptor fd: Int32, size: Int64, modified: Int64) {
-        descriptor = fd
-        self.size = size
-        self.modified = modified
-    }
-
-    deinit { close(descriptor) }
-
-    /// Reads up to `count` bytes at `offset` (fewer only at the end of the file).
-    public func read(at offset: Int64, count: Int) throws -> [UInt8] {
-        var result = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count {
-            let n = result.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + filled, count - filled, off_t(offset) + off_t(filled)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError.errno("pread")
-            }
-            if n == 0 { break }
-            filled += n
-        }
-        result.removeLast(count - filled)
-        return result
-    }
-
-    /// The region from `offset` for `length` bytes (the whole file by default).
-    public func region(offset: Int64 = 0, length: Int64? = nil) -> FileRegion {
-        FileRegion(file: self, offset: offset, length: length ?? (size - offset))
-    }
-}
-
-/// A byte range of an open file.
-public struct FileRegion: Sendable {
-    public let file: OpenFile
-    public let offset: Int64
-    public let length: Int64
 }
 
 /// A response body: empty, bytes in memory, a file region, or a stream written through a writer.
@@ -173,5 +104,7 @@ final class Collector: ResponseBodyWriter, @unchecked Sendable {
 /// A body passed the size a caller was willing to hold in memory.
 public struct BodyTooLarge: Error, CustomStringConvertible {
     public let limit: Int
+
+    public init(limit: Int) { self.limit = limit }
     public var description: String { "body larger than \(limit) bytes" }
 }

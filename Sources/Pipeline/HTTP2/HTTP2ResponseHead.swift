@@ -1,4 +1,4 @@
-import CNghttp2
+internal import CNghttp2
 
 /// A response head (or trailers) as HTTP/2 header fields: `:status` first, names lower-cased
 /// (RFC 9113 §8.2.1), connection-specific fields dropped (§8.2.2), CR, LF and NUL removed from

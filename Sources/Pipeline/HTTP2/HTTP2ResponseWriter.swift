@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// Sends one response on an HTTP/2 stream. Bytes and file bodies are read straight into nghttp2's

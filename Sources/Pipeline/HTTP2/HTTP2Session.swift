@@ -1,4 +1,4 @@
-import CNghttp2
+internal import CNghttp2
 
 /// What a stream's data provider hands nghttp2 for one DATA frame.
 enum HTTP2Fill {

@@ -1,7 +1,7 @@
-import CSystemShims
+internal import CSystemShims
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// A bound, listening socket shared by every loop (EPOLLEXCLUSIVE wakes one), and the listener

@@ -1,6 +1,6 @@
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// The state every connection shares: the current pipeline (swapped whole on reload), whether

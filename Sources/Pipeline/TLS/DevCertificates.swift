@@ -1,6 +1,6 @@
-import COpenSSL
+internal import COpenSSL
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// Makes a local certificate authority and server certificates signed by it, with OpenSSL:

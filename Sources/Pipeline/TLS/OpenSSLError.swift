@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// The OpenSSL error queue, drained into one line.
 enum OpenSSLError {

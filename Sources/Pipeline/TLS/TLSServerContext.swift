@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// The certificates of one TLS listener: one `SSL_CTX` per certificate, chosen by SNI against the
 /// names in each certificate (subjectAltName DNS entries, wildcards included), the first being

@@ -1,6 +1,6 @@
-import COpenSSL
+internal import COpenSSL
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// A TLS connection over a non-blocking socket, server or client side: SSL_read/SSL_write with

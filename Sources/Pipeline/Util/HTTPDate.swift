@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// IMF-fixdate formatting and parsing (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.

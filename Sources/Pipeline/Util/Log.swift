@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// One JSON object per line on stderr for the gateway's own messages (start, reload, errors);

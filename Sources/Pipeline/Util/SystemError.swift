@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// A failed system call, with errno rendered as text.
@@ -14,5 +14,8 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
 
     public static func errno(_ call: String) -> SystemError { SystemError(call: call, code: Glibc.errno) }
 
-    public var description: String { "\(call): \(String(cString: strerror(code)))" }
+    /// What went wrong, without the call (`No such file or directory`).
+    public var reason: String { String(cString: strerror(code)) }
+
+    public var description: String { "\(call): \(reason)" }
 }

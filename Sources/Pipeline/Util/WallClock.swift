@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// Wall-clock time in seconds since 1970 with sub-second precision, and its RFC 3339 form

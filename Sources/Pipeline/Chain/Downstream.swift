@@ -1,0 +1,58 @@
+import Synchronization
+
+/// The rest of a chain after one middleware, for fetches a behaviour makes outside the request it
+/// is answering: hashing a provider zip in the background, reading a small metadata object from a
+/// task group. What it fetches goes through the same middlewares as the behaviour's `next` (the
+/// stack's `cache`, then `upstream`), so an object is fetched once and stored once whoever asks.
+///
+/// A factory asks for one with `BuildContext.downstream()`; the chain binds it when it is folded.
+/// ```swift
+/// let downstream = context.downstream()      // in a MiddlewareType's build closure
+/// ...
+/// let response = try await downstream.fetch(assetRequest)   // later, from any task
+/// ```
+public final class Downstream: Sendable {
+    private let next = Mutex<Next?>(nil)
+    /// The stack whose chain this is (the background contexts' stack name).
+    public let stack: String
+
+    /// An unbound downstream; the chain it is built into binds it.
+    public init(stack: String) { self.stack = stack }
+
+    /// A downstream bound to `next` now (tests, or values built outside a chain).
+    public init(stack: String = "", next: @escaping Next) {
+        self.stack = stack
+        self.next.withLock { $0 = next }
+    }
+
+    /// Binds the rest of the chain; false when an earlier chain already did (a named middleware
+    /// used in two chains fetches through the first).
+    @discardableResult
+    func bind(_ rest: @escaping Next) -> Bool {
+        next.withLock { next in
+            guard next == nil else { return false }
+            next = rest
+            return true
+        }
+    }
+
+    var isBound: Bool { next.withLock { $0 != nil } }
+
+    /// Sends `request` down the chain. Without a `context` (work no request is waiting for), a
+    /// background context of this stack is made, with `timeout` as its deadline.
+    public func fetch(_ request: Request, context: Context? = nil, timeout: Duration = .seconds(300)) async throws -> Response {
+        guard let next = next.withLock({ $0 }) else { throw HTTPError(.internalServerError, "no chain to fetch through") }
+        let context = context ?? Context(requestID: "background-" + SecureRandom.hex(6), stack: stack, timeout: timeout)
+        return try await next(request, context)
+    }
+}
+
+/// Marks where a `Downstream` starts in a chain being built; `Chain` binds it to the closure of
+/// the middlewares after it and leaves the tap out.
+struct DownstreamTap: Middleware {
+    let downstream: Downstream
+
+    func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
+        try await next(request, context)
+    }
+}
