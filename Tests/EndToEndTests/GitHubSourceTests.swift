@@ -214,7 +214,7 @@ struct GitHubSourceTests {
         #expect(repos.first { $0.name == "secret" }?.isPrivate == true)
 
         let tags = try await source.tags(repo: "terraform-aws-vpc")
-        #expect(tags == [GitHubTag(name: "v1.0.0", sha: tagged)], "annotated tags are peeled to their commit")
+        #expect(tags == [GitTag(name: "v1.0.0", sha: tagged)], "annotated tags are peeled to their commit")
         let release = try #require(try await source.release(repo: "terraform-aws-vpc", tag: "v1.0.0"))
         #expect(release.assets.map(\.name) == ["notes.txt"])
         #expect(try await source.release(repo: "terraform-aws-vpc", tag: "v1.1.0-rc1") == nil, "drafts are not found by tag")

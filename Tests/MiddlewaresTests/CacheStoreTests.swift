@@ -57,7 +57,7 @@ struct CacheStoreTests {
         do {
             let disk = try DiskStore.open(directory: directory, budget: 1 << 20)
             let temporary = try disk.makeTemporary()
-            try body.withUnsafeBytes { try DiskObject.write(temporary.file.descriptor, $0, at: 0) }
+            try temporary.file.write(body, at: 0)
             _ = try await disk.commit(temporary.file, temporaryPath: temporary.path, head: head, key: key)
             // A half-written fill, and a foreign file in an object folder, as a crash might leave them.
             let orphan = try disk.makeTemporary()
@@ -91,7 +91,7 @@ struct CacheStoreTests {
             var head = entry(key.text, 0).head
             head.length = 100_000
             let temporary = try disk.makeTemporary()
-            try [UInt8](repeating: 7, count: 100_000).withUnsafeBytes { try DiskObject.write(temporary.file.descriptor, $0, at: 0) }
+            try temporary.file.write([UInt8](repeating: 7, count: 100_000), at: 0)
             let evicted = try await disk.commit(temporary.file, temporaryPath: temporary.path, head: head, key: key)
             #expect(evicted == (i == 2 ? 1 : 0))
             if case .disk(let path) = disk.get(key.text)?.body { paths.append(path) }

@@ -97,7 +97,11 @@ struct CachePolicy: Sendable {
 
     /// Whether a request carries credentials: its responses are stored only with `cacheAuthenticated`
     /// (RFC 9111 §3.5), because the stack's auth, not the upstream, decided who may read them.
+    /// An object a behaviour asked for by identity (`UpstreamOptions.cacheKey`: a release asset, a
+    /// tarball of a commit) is not a client's request: its Authorization is the source's own
+    /// credential, and who may have the object was decided before the behaviour asked for it.
     static func hasCredentials(_ request: Request, _ context: Context) -> Bool {
-        request.headers.contains("Authorization") || context.identity != nil
+        if request.upstream?.cacheKey != nil { return false }
+        return request.headers.contains("Authorization") || context.identity != nil
     }
 }

@@ -1,9 +1,5 @@
-import CSystemShims
 import Pipeline
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The cache of one `cache` middleware: the memory tier, the optional disk tier, the fills in
 /// flight by key (so concurrent misses share one fetch), and the counters. It has identity and a
@@ -85,7 +81,7 @@ final class CacheStore: MetricsSource {
             // Allocating the blocks up front spares ext4 its per-page delayed allocation while the
             // body streams in (about a third of a fill's CPU without it).
             if let declaredLength, declaredLength > 0, declaredLength <= limit {
-                _ = csys_fallocate(temporary.file.descriptor, off_t(declaredLength))
+                temporary.file.preallocate(declaredLength)
             }
             return .file(temporary.file, path: temporary.path, limit: limit)
         }
@@ -103,7 +99,7 @@ final class CacheStore: MetricsSource {
         } catch {
             fill.fail(error)
             metrics.fillFailures.add(1, ordering: .relaxed)
-            if let path = fill.temporaryPath { unlink(path) }
+            if let path = fill.temporaryPath { FileSystem.remove(path) }
             if !(error is FillAbandoned) {
                 Log.warning("cache fill failed", [("cache", name), ("reason", "\(error)")])
             }
@@ -114,7 +110,7 @@ final class CacheStore: MetricsSource {
     private func store(_ completed: Fill.Completed, head template: StoredHead, key: CacheKey) async throws {
         switch completed {
         case .nothing(let path):
-            if let path { unlink(path) }
+            if let path { FileSystem.remove(path) }
         case .memory(let bytes):
             var head = template
             head.length = Int64(bytes.count)
@@ -126,7 +122,7 @@ final class CacheStore: MetricsSource {
             do {
                 metrics.diskEvictions.add(try await disk.commit(file, temporaryPath: path, head: head, key: key), ordering: .relaxed)
             } catch {
-                unlink(path)
+                FileSystem.remove(path)
                 throw error
             }
             if memory.accepts(length: length), let bytes = try? file.read(at: 0, count: Int(length)), bytes.count == Int(length) {

@@ -1,7 +1,4 @@
 import Pipeline
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The file format of the disk tier: the body first (so a fill can write it, and readers follow it,
 /// from offset 0 before the head is final), then the head as JSON, then a 12-byte trailer: the JSON's
@@ -30,18 +27,5 @@ enum DiskObject {
               let json = try? JSONParser.parse(bytes), let head = StoredHead(json: json),
               head.length + Int64(count + trailerSize) == file.size else { return nil }
         return head
-    }
-
-    /// Writes all of `bytes` at `offset`.
-    static func write(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError.errno("pwrite")
-            }
-            done += n
-        }
     }
 }

@@ -1,9 +1,5 @@
-import Dispatch
 import Pipeline
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The disk tier: one file per stored response under `<directory>/<2 hex>/<sha256(key)>-<id>`, least
 /// recently used evicted first within a byte budget. A fill writes under `tmp/` and the file is
@@ -40,22 +36,21 @@ final class DiskStore: Sendable {
     private init(directory: String, budget: Int) throws {
         self.directory = directory
         budgetBytes = Atomic(budget)
-        try Self.makeDirectory(directory)
-        try Self.makeDirectory(directory + "/tmp")
+        try FileSystem.makeDirectory(directory)
+        try FileSystem.makeDirectory(directory + "/tmp")
         // What a crashed process left half-written is garbage; what another process on this
         // directory (an old one still draining) is writing now is not. A fill writes at least once
         // per upstream idle timeout, so a file untouched for an hour belongs to nobody.
-        let now = time(nil)
-        for name in Self.list(directory + "/tmp") {
-            var info = stat()
+        let now = Int64(WallClock.now)
+        for name in FileSystem.names(in: directory + "/tmp") {
             let path = directory + "/tmp/" + name
-            if stat(path, &info) == 0, now - info.st_mtim.tv_sec >= Self.orphanAge { unlink(path) }
+            if let status = FileSystem.status(path), now - status.modified >= Self.orphanAge { FileSystem.remove(path) }
         }
         rebuildIndex()
     }
 
     /// Seconds after which a file in `tmp/` is taken for a crashed process's leftover.
-    static let orphanAge = 3600
+    static let orphanAge: Int64 = 3600
 
     var budget: Int { budgetBytes.load(ordering: .relaxed) }
 
@@ -67,10 +62,7 @@ final class DiskStore: Sendable {
     /// A new, empty file under `tmp/` for a fill, opened for reading and writing.
     func makeTemporary() throws -> (file: OpenFile, path: String) {
         let path = directory + "/tmp/" + SecureRandom.hex(12)
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SystemError.errno("open \(path)") }
-        guard let file = OpenFile(descriptor: fd) else { throw SystemError.errno("fstat") }
-        return (file, path)
+        return (try OpenFile.create(path: path), path)
     }
 
     /// Completes a temporary file whose first `head.length` bytes are the body: appends the head,
@@ -78,20 +70,15 @@ final class DiskStore: Sendable {
     /// number of entries evicted to make room.
     func commit(_ file: OpenFile, temporaryPath: String, head: StoredHead, key: CacheKey) async throws -> Int {
         let trailer = DiskObject.trailer(for: head)
-        try trailer.withUnsafeBytes { try DiskObject.write(file.descriptor, $0, at: head.length) }
+        try file.write(trailer, at: head.length)
         let digest = key.digest
         let folder = directory + "/" + String(digest.prefix(2))
         let path = folder + "/" + digest + "-" + SecureRandom.hex(6)
-        let descriptor = file.descriptor
-        // fsync can take a while for a large object; it runs on a Dispatch worker, never on a loop.
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    guard fsync(descriptor) == 0 else { throw SystemError.errno("fsync") }
-                    try Self.makeDirectory(folder)
-                    guard rename(temporaryPath, path) == 0 else { throw SystemError.errno("rename") }
-                })
-            }
+        // fsync can take a while for a large object: on the blocking pool, never on a loop.
+        try await BlockingPool.shared.run {
+            try file.sync()
+            try FileSystem.makeDirectory(folder)
+            try FileSystem.rename(temporaryPath, to: path)
         }
         let size = head.length + Int64(trailer.count)
         return insert(Record(head: head, path: path, size: size))
@@ -110,7 +97,7 @@ final class DiskStore: Sendable {
             return evicted
         }
         // Readers that already opened a file keep reading it; unlink only removes the name.
-        for path in doomed { unlink(path) }
+        for path in doomed { FileSystem.remove(path) }
         return evicted
     }
 
@@ -125,7 +112,7 @@ final class DiskStore: Sendable {
     }
 
     func remove(_ key: String) {
-        if let record = index.withLock({ $0.remove(key) }) { unlink(record.path) }
+        if let record = index.withLock({ $0.remove(key) }) { FileSystem.remove(record.path) }
     }
 
     var usage: (entries: Int, bytes: Int) {
@@ -138,14 +125,14 @@ final class DiskStore: Sendable {
     /// keeps the newest file per key, and evicts the oldest beyond the budget.
     private func rebuildIndex() {
         var found: [Record] = []
-        for folder in Self.list(directory) where folder.utf8.count == 2 && Hex.decode(folder) != nil {
+        for folder in FileSystem.names(in: directory) where folder.utf8.count == 2 && Hex.decode(folder) != nil {
             let folderPath = directory + "/" + folder
-            for name in Self.list(folderPath) {
+            for name in FileSystem.names(in: folderPath) {
                 let path = folderPath + "/" + name
                 let digest = name.split(separator: "-").first.map(String.init) ?? ""
                 guard digest.utf8.count == 64, digest.hasPrefix(folder), let file = OpenFile(path: path),
                       let head = DiskObject.readHead(file), CacheKey(text: head.key).digest == digest else {
-                    unlink(path)
+                    FileSystem.remove(path)
                     continue
                 }
                 found.append(Record(head: head, path: path, size: file.size))
@@ -159,25 +146,5 @@ final class DiskStore: Sendable {
         var evicted = 0
         for record in records { evicted += insert(record) }
         return evicted
-    }
-
-    static func makeDirectory(_ path: String) throws {
-        if mkdir(path, 0o700) != 0 && errno != EEXIST { throw SystemError.errno("mkdir \(path)") }
-        var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { throw SystemError(call: "mkdir \(path)", code: ENOTDIR) }
-        guard access(path, W_OK | X_OK) == 0 else { throw SystemError.errno("access \(path)") }
-    }
-
-    static func list(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 }

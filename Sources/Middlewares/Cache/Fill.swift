@@ -134,7 +134,7 @@ final class Fill: Sendable {
         guard !chunk.isEmpty else { return }
         let (mode, file, offset, limit) = state.withLock { ($0.mode, $0.file, $0.written, $0.limit) }
         if mode == .file, let file, offset + Int64(chunk.count) <= limit,
-           (try? chunk.withUnsafeBytes({ try DiskObject.write(file.descriptor, $0, at: offset) })) != nil {
+           (try? file.write(chunk, at: offset)) != nil {
             let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                 state.fileEnd += Int64(chunk.count)
                 state.written += Int64(chunk.count)

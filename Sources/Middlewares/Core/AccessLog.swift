@@ -1,13 +1,10 @@
 import Pipeline
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `log`: one JSON line per request once its response is written: time, request id, client,
 /// method, path (no query: signed URLs carry credentials there), status, bytes, duration, stack,
 /// protocol, TLS version, identity and what other middlewares annotated. No headers, no secrets.
 public struct AccessLog: Middleware {
-    let output: LogOutput
+    let output: LineWriter
 
     public static let type = MiddlewareType(
         name: "log", summary: "Writes one JSON access-log line per request.", phase: .observe,
@@ -15,21 +12,21 @@ public struct AccessLog: Middleware {
         build: { options, _ in
             let target = options.string("output") ?? "stdout"
             switch target {
-            case "stdout": return AccessLog(output: LogOutput(descriptor: 1))
-            case "stderr": return AccessLog(output: LogOutput(descriptor: 2))
+            case "stdout": return AccessLog(output: .standardOutput)
+            case "stderr": return AccessLog(output: .standardError)
             default:
                 let path = options.environment.resolve(path: target)
                 if options.environment.checkOnly {
                     if let problem = ConfigEnvironment.unwritable(path, directory: false) {
                         throw ConfigError("cannot open log file \"\(path)\": \(problem)", at: options.pointer.appending("output"))
                     }
-                    return AccessLog(output: LogOutput(descriptor: 2))
+                    return AccessLog(output: .standardError)
                 }
-                let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-                guard fd >= 0 else {
-                    throw ConfigError("cannot open log file \"\(path)\": \(String(cString: strerror(errno)))", at: options.pointer.appending("output"))
+                do throws(SystemError) {
+                    return AccessLog(output: try LineWriter(appendingTo: path))
+                } catch {
+                    throw ConfigError("cannot open log file \"\(path)\": \(error.reason)", at: options.pointer.appending("output"))
                 }
-                return AccessLog(output: LogOutput(descriptor: fd, owned: true))
             }
         })
 
@@ -77,19 +74,4 @@ public struct AccessLog: Middleware {
         }
         return line + "}\n"
     }
-}
-
-/// Where access-log lines go; each line is one write(2).
-final class LogOutput: Sendable {
-    let descriptor: Int32
-    let owned: Bool
-
-    init(descriptor: Int32, owned: Bool = false) {
-        self.descriptor = descriptor
-        self.owned = owned
-    }
-
-    deinit { if owned { close(descriptor) } }
-
-    func write(_ line: String) { Log.writeLine(line, to: descriptor) }
 }

@@ -1,8 +1,4 @@
-import CSystemShims
 import Pipeline
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `files`: serves a directory. ETag and Last-Modified with 304, a single Range with 206/416,
 /// HEAD, Content-Type by extension, index files. Paths are resolved by the kernel beneath the
@@ -30,8 +26,11 @@ public struct Files: Middleware {
             let strip = options.string("stripPrefix")
             if let strip, !strip.hasPrefix("/") { options.error("stripPrefix", "must start with /") }
             guard !path.isEmpty else { return Files(root: DirectoryHandle.invalid, index: [], stripPrefix: nil, cacheControl: nil) }
-            guard let root = DirectoryHandle(path: path) else {
-                throw ConfigError("cannot open directory \"\(path)\": \(String(cString: strerror(errno)))", at: options.pointer.appending("root"))
+            let root: DirectoryHandle
+            do throws(SystemError) {
+                root = try DirectoryHandle(path: path)
+            } catch {
+                throw ConfigError("cannot open directory \"\(path)\": \(error.reason)", at: options.pointer.appending("root"))
             }
             return Files(root: root, index: index, stripPrefix: strip.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
                          cacheControl: options.string("cacheControl"))
@@ -122,73 +121,5 @@ public struct Files: Middleware {
             guard let range else { return ResponseBody(file: file.region()) }
             return ResponseBody(file: file.region(offset: range.lowerBound, length: range.upperBound - range.lowerBound))
         }
-    }
-}
-
-/// An open directory that lookups stay beneath.
-public final class DirectoryHandle: Sendable {
-    public let path: String
-    let descriptor: Int32
-
-    public enum Lookup {
-        case file(OpenFile)
-        case directory
-        case forbidden
-        case missing
-    }
-
-    static let invalid = DirectoryHandle(invalid: ())
-
-    private init(invalid: ()) {
-        path = ""
-        descriptor = -1
-    }
-
-    public init?(path: String) {
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        self.path = path
-        descriptor = fd
-    }
-
-    deinit { if descriptor >= 0 { close(descriptor) } }
-
-    /// Opens `relative` (no leading slash) beneath the directory.
-    public func open(_ relative: String) -> Lookup {
-        var fd = csys_open_beneath(descriptor, relative)
-        if fd < 0, errno == ENOSYS { fd = openChecked(relative) }
-        guard fd >= 0 else {
-            return errno == EACCES ? .forbidden : .missing
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            close(fd)
-            return .missing
-        }
-        switch info.st_mode & S_IFMT {
-        case S_IFDIR:
-            close(fd)
-            return .directory
-        case S_IFREG:
-            return .file(OpenFile(descriptor: fd, size: Int64(info.st_size), modified: Int64(info.st_mtim.tv_sec)))
-        default:
-            close(fd)
-            return .forbidden
-        }
-    }
-
-    /// For kernels without openat2: open, then make sure the real path is still beneath the root.
-    private func openChecked(_ relative: String) -> Int32 {
-        let full = path + "/" + relative
-        guard let resolvedRoot = realpath(path, nil) else { return -1 }
-        defer { free(resolvedRoot) }
-        guard let resolved = realpath(full, nil) else { return -1 }
-        defer { free(resolved) }
-        let rootText = String(cString: resolvedRoot), text = String(cString: resolved)
-        guard text == rootText || text.hasPrefix(rootText.hasSuffix("/") ? rootText : rootText + "/") else {
-            errno = ENOENT
-            return -1
-        }
-        return Glibc.open(text, O_RDONLY | O_CLOEXEC)
     }
 }

@@ -1,7 +1,9 @@
 import Pipeline
 
 /// A route path such as `/v1/modules/:namespace/:name/*`: literal segments, `:name` for one
-/// segment, and `*` (or `*name`) as the last segment for the rest of the path.
+/// segment, and once `*` (or `*name`) for several: as the last segment the rest of the path (none
+/// or more segments), elsewhere one or more segments between what comes before and after it
+/// (`/v2/*name/manifests/:reference` for names with slashes).
 public struct RoutePattern: Sendable, Equatable, CustomStringConvertible {
     public enum Segment: Sendable, Equatable {
         case literal(String)
@@ -17,12 +19,14 @@ public struct RoutePattern: Sendable, Equatable, CustomStringConvertible {
         guard text.hasPrefix("/") else { throw ConfigError("a route path must start with /") }
         var segments: [Segment] = []
         let parts = text.split(separator: "/", omittingEmptySubsequences: true)
-        for (i, part) in parts.enumerated() {
+        for part in parts {
             if part.hasPrefix(":") {
                 guard part.count > 1 else { throw ConfigError("\":\" needs a parameter name") }
                 segments.append(.parameter(String(part.dropFirst())))
             } else if part.hasPrefix("*") {
-                guard i == parts.count - 1 else { throw ConfigError("\"*\" must be the last segment") }
+                guard !segments.contains(where: { if case .rest = $0 { true } else { false } }) else {
+                    throw ConfigError("only one \"*\" segment is allowed")
+                }
                 segments.append(.rest(part.count > 1 ? String(part.dropFirst()) : "*"))
             } else {
                 segments.append(.literal(String(part)))
@@ -34,25 +38,43 @@ public struct RoutePattern: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { text }
 
-    /// The parameters when `path` matches (segments are percent-decoded).
+    /// The parameters when `path` matches (empty segments are skipped; values are percent-decoded).
     public func match(_ path: String) -> [(String, String)]? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        match(segments: path.split(separator: "/", omittingEmptySubsequences: true))
+    }
+
+    /// The parameters when the path segments `parts` match (values are percent-decoded).
+    public func match(segments parts: [Substring]) -> [(String, String)]? {
+        guard let restIndex = segments.firstIndex(where: { if case .rest = $0 { true } else { false } }) else {
+            guard parts.count == segments.count else { return nil }
+            return Self.match(segments[...], parts[...])
+        }
+        let before = segments[..<restIndex], after = segments[(restIndex + 1)...]
+        // A rest in the middle takes at least one segment; at the end it may take none.
+        guard parts.count >= before.count + after.count + (after.isEmpty ? 0 : 1),
+              var parameters = Self.match(before, parts.prefix(before.count)),
+              let following = Self.match(after, parts.suffix(after.count)),
+              case .rest(let name) = segments[restIndex],
+              let rest = PercentEncoding.decode(parts[before.count..<(parts.count - after.count)].joined(separator: "/")) else { return nil }
+        parameters.append((name, rest))
+        return parameters + following
+    }
+
+    /// Matches segments without a rest one to one.
+    private static func match(_ segments: ArraySlice<Segment>, _ parts: ArraySlice<Substring>) -> [(String, String)]? {
         var parameters: [(String, String)] = []
-        for (i, segment) in segments.enumerated() {
+        for (segment, part) in zip(segments, parts) {
             switch segment {
             case .literal(let literal):
-                guard i < parts.count, parts[i] == literal else { return nil }
+                guard part == literal else { return nil }
             case .parameter(let name):
-                guard i < parts.count, let value = PercentEncoding.decode(parts[i]) else { return nil }
+                guard let value = PercentEncoding.decode(part) else { return nil }
                 parameters.append((name, value))
-            case .rest(let name):
-                let rest = parts[i...].joined(separator: "/")
-                guard let value = PercentEncoding.decode(rest) else { return nil }
-                parameters.append((name, value))
-                return parameters
+            case .rest:
+                return nil
             }
         }
-        return parts.count == segments.count ? parameters : nil
+        return parameters
     }
 
     /// Two patterns clash when some path would match both with the same precedence:

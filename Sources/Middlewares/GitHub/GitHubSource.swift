@@ -14,7 +14,7 @@ import Synchronization
 /// "org": {"type": "github", "owner": "acme",
 ///         "app": {"id": "12345", "installation": "67890", "privateKeyFile": "/run/secrets/app.pem"}}
 /// ```
-public final class GitHubSource: Source {
+public final class GitHubSource: ReleaseFeed {
     /// The name the source has in pipeline.json.
     public let name: String
     /// The organisation or user whose repositories are served.
@@ -58,27 +58,27 @@ public final class GitHubSource: Source {
     // MARK: Metadata
 
     /// The owner's repositories visible to the credentials, with topics.
-    public func repositories() async throws -> [GitHubRepository] {
-        let all: [GitHubRepository]
+    public func repositories() async throws -> [Repository] {
+        let all: [Repository]
         if case .app = credentials {
             // An installation lists exactly what it was granted (GET /installation/repositories).
             all = try await list(api.url("/installation/repositories", query: [("per_page", "100")]), scope: "owner",
-                                 decode: GitHubRepository.init(json:))
+                                 decode: Repository.init(githubJSON:))
         } else {
             let known = reposPath.withLock { $0 }
             if let known {
-                all = try await list(api.url(known, query: [("per_page", "100")]), scope: "owner", decode: GitHubRepository.init(json:))
+                all = try await list(api.url(known, query: [("per_page", "100")]), scope: "owner", decode: Repository.init(githubJSON:))
             } else {
                 let org = "/orgs/\(Self.segment(owner))/repos"
-                let answer = try await listAnswer(api.url(org, query: [("per_page", "100")]), scope: "owner", decode: GitHubRepository.init(json:))
+                let answer = try await listAnswer(api.url(org, query: [("per_page", "100")]), scope: "owner", decode: Repository.init(githubJSON:))
                 if answer.status == 404 {
                     // Not an organisation: a user account lists its repositories elsewhere.
                     let user = "/users/\(Self.segment(owner))/repos"
                     reposPath.withLock { $0 = user }
-                    all = try await list(api.url(user, query: [("per_page", "100")]), scope: "owner", decode: GitHubRepository.init(json:))
+                    all = try await list(api.url(user, query: [("per_page", "100")]), scope: "owner", decode: Repository.init(githubJSON:))
                 } else {
                     reposPath.withLock { $0 = org }
-                    all = answer.value as? [GitHubRepository] ?? []
+                    all = answer.value as? [Repository] ?? []
                 }
             }
         }
@@ -87,29 +87,29 @@ public final class GitHubSource: Source {
     }
 
     /// One repository, or nil when it does not exist or is not visible.
-    public func repository(_ repo: String) async throws -> GitHubRepository? {
+    public func repository(_ repo: String) async throws -> Repository? {
         guard let path = repoPath(repo) else { return nil }
-        return try await object(api.url(path), repo: repo, decode: GitHubRepository.init(json:))
+        return try await object(api.url(path), repo: repo, decode: Repository.init(githubJSON:))
     }
 
     /// The repository's tags, newest first as GitHub orders them; empty for an unknown repository.
-    public func tags(repo: String) async throws -> [GitHubTag] {
+    public func tags(repo: String) async throws -> [GitTag] {
         guard let path = repoPath(repo) else { return [] }
-        return try await list(api.url(path + "/tags", query: [("per_page", "100")]), scope: Self.scope(repo), decode: GitHubTag.init(json:))
+        return try await list(api.url(path + "/tags", query: [("per_page", "100")]), scope: Self.scope(repo), decode: GitTag.init(githubJSON:))
     }
 
     /// The repository's releases (drafts included when the credentials may see them); empty for an
     /// unknown repository.
-    public func releases(repo: String) async throws -> [GitHubRelease] {
+    public func releases(repo: String) async throws -> [Release] {
         guard let path = repoPath(repo) else { return [] }
         return try await list(api.url(path + "/releases", query: [("per_page", "100")]), scope: Self.scope(repo),
-                              decode: GitHubRelease.init(json:))
+                              decode: Release.init(githubJSON:))
     }
 
     /// The published release of `tag`, or nil.
-    public func release(repo: String, tag: String) async throws -> GitHubRelease? {
+    public func release(repo: String, tag: String) async throws -> Release? {
         guard let path = repoPath(repo), Self.isValidRef(tag) else { return nil }
-        return try await object(api.url(path + "/releases/tags/" + Self.refPath(tag)), repo: repo, decode: GitHubRelease.init(json:))
+        return try await object(api.url(path + "/releases/tags/" + Self.refPath(tag)), repo: repo, decode: Release.init(githubJSON:))
     }
 
     /// The bytes of the file at `path` in `ref` (the default branch when nil), up to the source's
@@ -124,6 +124,27 @@ public final class GitHubSource: Source {
         return answer.value as? [UInt8]
     }
 
+    /// The entries of the folder `path` in `ref` (the default branch when nil); nil when the
+    /// repository, ref or folder does not exist (or `path` is a file).
+    public func folder(repo: String, path: String, ref: String? = nil) async throws -> [RepositoryEntry]? {
+        guard let repoPath = repoPath(repo), path.isEmpty || Self.isValidFilePath(path) else { return nil }
+        if let ref, !Self.isValidRef(ref) { return nil }
+        let url = api.url(repoPath + "/contents/" + PercentEncoding.encodePath(path), query: ref.map { [("ref", $0)] } ?? [])
+        let answer = try await cached(url, accept: GitHubAPI.json, scope: Self.scope(repo), limit: maxPageBytes, single: true) { body in
+            // A folder is a JSON array; a file is one object, which is not a folder.
+            guard let items = (try? JSONParser.parse(body))?.array else { return [[RepositoryEntry]]() }
+            return [items.compactMap(RepositoryEntry.init(githubJSON:))]
+        }
+        guard answer.status == 200 else { return nil }
+        return (answer.value as? [[RepositoryEntry]])?.first
+    }
+
+    /// The repository's page on github.com (nil on Enterprise Server, whose web host differs).
+    public func webURL(repo: String) -> String? {
+        guard api.base.host == "api.github.com", Self.isValidRepoName(repo) else { return nil }
+        return "https://github.com/\(owner)/\(repo)"
+    }
+
     // MARK: Downloads (streamed by `upstream`)
 
     /// A request for the gzipped tarball of `ref` (a tag, branch or commit SHA). GitHub redirects it
@@ -133,6 +154,9 @@ public final class GitHubSource: Source {
         try await archiveRequest(repo: repo, ref: ref, kind: "tarball", suffix: "tar.gz")
     }
 
+    /// The release feed's archive: the tarball.
+    public func archiveRequest(repo: String, ref: String) async throws -> Request { try await tarballRequest(repo: repo, ref: ref) }
+
     /// Like `tarballRequest`, for the zip archive.
     public func zipballRequest(repo: String, ref: String) async throws -> Request {
         try await archiveRequest(repo: repo, ref: ref, kind: "zipball", suffix: "zip")
@@ -141,7 +165,7 @@ public final class GitHubSource: Source {
     /// A request for a release asset's bytes. GitHub answers 302 to a storage host (or 200); the
     /// client follows the redirect without the Authorization header (HTTPClient drops credentials on
     /// a cross-origin redirect), as the storage host refuses requests that carry one.
-    public func assetRequest(repo: String, asset: GitHubAsset) async throws -> Request {
+    public func assetRequest(repo: String, asset: ReleaseAsset) async throws -> Request {
         try await assetRequest(repo: repo, assetID: asset.id)
     }
 

@@ -4,6 +4,7 @@ extension GitHubSource {
     /// The `github` source type: owner, API URL, and App or token credentials.
     public static let type = SourceType(
         name: "github", summary: "An organisation's or user's repositories, tags, releases and files on GitHub (or Enterprise Server).",
+        capabilities: ["a release feed"],
         options: [
             OptionSpec("owner", "string", "organisation or user login", required: true),
             OptionSpec("api", "string", "REST API base URL (Enterprise Server: https://HOST/api/v3)", default: "https://api.github.com"),

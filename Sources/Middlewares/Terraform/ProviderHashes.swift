@@ -1,45 +1,18 @@
 import Pipeline
 
-/// `h1:` hashes of provider packages (Go's dirhash Hash1 over the zip's files, terraform.md §4.3),
-/// computed once per zip and kept, keyed by the zip's sha256. Concurrent asks for one zip share
-/// one computation.
-public actor ProviderHashes {
-    private var known: [String: String] = [:]
-    private var running: [String: Task<String?, Never>] = [:]
+/// `h1:` hashes of provider packages (Go's dirhash Hash1 over the zip's files, terraform.md §4.3).
+/// They are kept for the life of the process, by the zip's sha256: content-addressed, so one
+/// answer serves every stack, every registry and every reload. Each zip is hashed once even when
+/// many ask at once; a zip whose hash failed (download failed, bytes did not match SHA256SUMS) is
+/// tried again after 30 s, then after twice as long each time up to an hour, not on every request.
+public enum ProviderHashes {
+    /// `h1:` by lower-case hex sha256 of the zip.
+    public static let known = OutcomeCache<String, String>(maxEntries: 100_000, firstRetry: .seconds(30), maxRetry: .seconds(3600))
 
-    public init() {}
-
-    /// The h1 hash for the zip whose sha256 is `shasum`, computing it with `open` if needed.
-    /// With `wait` false a missing hash is computed in the background and nil is returned now
-    /// (metadata answers must stay fast; the next answer carries it).
-    public func h1(for shasum: String, wait: Bool, open: @escaping @Sendable () async throws -> OpenFile) async -> String? {
-        if let hash = known[shasum] { return hash }
-        let task: Task<String?, Never>
-        if let existing = running[shasum] {
-            task = existing
-        } else {
-            task = Task.detached {
-                guard let file = try? await open() else { return nil }
-                // Reading and hashing a whole package takes a while: on the blocking pool, not on the
-                // few threads every task shares (two hashes there starved everything else on 2 cores).
-                let hash = try? await BlockingPool.shared.run { () -> String? in
-                    guard let zip = try? ZipArchive(file: file) else { return nil }
-                    return try? Self.hash1(zip)
-                }
-                return hash ?? nil
-            }
-            running[shasum] = task
-            Task {
-                let hash = await task.value
-                self.record(shasum, hash)
-            }
-        }
-        return wait ? await task.value : nil
-    }
-
-    private func record(_ shasum: String, _ hash: String?) {
-        running[shasum] = nil
-        if let hash { known[shasum] = hash }
+    /// The h1 hash of the zip in `file`, computed on the blocking pool (reading and hashing a whole
+    /// package takes a while; on the tasks' shared threads two hashes starved everything else).
+    public static func hash(_ file: OpenFile) async throws -> String {
+        try await BlockingPool.shared.run { try hash1(try ZipArchive(file: file)) }
     }
 
     /// dirhash.Hash1: sorted file names, `"<sha256 hex>  <name>\n"` per file, sha256 of that, base64.

@@ -104,27 +104,38 @@ public enum ShasumsFile {
     }
 }
 
-/// Where module versions and archives come from (`directory`, `github`, ...).
-public protocol ModuleRegistrySource: Source {
+/// Where the bytes of a module archive or a provider file come from. A view says where; the
+/// registry serves it, sending upstream requests down its chain (so the stack's `cache` keeps them).
+public enum RegistryObject: Sendable {
+    /// A file on disk, served as it is.
+    case file(OpenFile)
+    /// A body made here (a folder packed on the fly).
+    case body(ResponseBody)
+    /// An upstream request (with its cache key); `length` answers HEAD without fetching.
+    case upstream(Request, length: Int?)
+    /// A repository tarball fetched upstream whose single top directory is dropped, and only
+    /// `subdirectory` kept, while it streams (terraform.md §2.3: modules sit at the archive's root).
+    case repositoryTarball(Request, subdirectory: String)
+}
+
+/// The Terraform registry's view of a source for modules: a file tree (FileTreeRegistry), a
+/// release feed (ReleaseFeedRegistry), or a source that is one itself.
+public protocol ModuleRegistrySource: Sendable {
     /// The module's versions; nil when the module does not exist here.
     func moduleVersions(_ module: ModuleAddress) async throws -> VersionIndex?
     /// An identifier of what `ref` holds now (a commit, a content hash): archive URLs carry it so
     /// an archive URL always names the same bytes.
     func moduleRevision(_ module: ModuleAddress, ref: String) async throws -> String?
-    /// The archive as tar.gz with the module at its root. May send an upstream request to `next`.
-    func moduleArchive(_ module: ModuleAddress, ref: String, revision: String, request: Request, context: Context,
-                       next: Next) async throws -> Response
+    /// Where the archive (tar.gz with the module at its root) comes from.
+    func moduleArchive(_ module: ModuleAddress, ref: String, revision: String) async throws -> RegistryObject
     /// A browsable URL of the module's source, if there is one.
     func moduleSourceURL(_ module: ModuleAddress) -> String?
 }
 
-/// Where provider releases come from.
-public protocol ProviderRegistrySource: Source {
+/// The Terraform registry's view of a source for providers.
+public protocol ProviderRegistrySource: Sendable {
     /// The provider's releases; nil when the provider does not exist here.
     func providerReleases(_ provider: ProviderAddress) async throws -> [ProviderRelease]?
-    /// One file of a release (zip, SHA256SUMS, signature). May send an upstream request to `next`.
-    func providerFile(_ provider: ProviderAddress, release: ProviderRelease, name: String, request: Request, context: Context,
-                      next: Next) async throws -> Response
-    /// The package zip opened for reading, to compute its `h1:` hash.
-    func providerPackage(_ provider: ProviderAddress, release: ProviderRelease, package: ProviderPackage) async throws -> OpenFile
+    /// Where one file of a release (a package zip, SHA256SUMS, its signature) comes from.
+    func providerFile(_ provider: ProviderAddress, release: ProviderRelease, name: String) async throws -> RegistryObject
 }

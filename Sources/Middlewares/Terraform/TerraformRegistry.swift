@@ -3,17 +3,21 @@ import Pipeline
 /// `terraform.registry`: service discovery, `modules.v1`, `providers.v1` and the provider network
 /// mirror, from the sources configured for modules and providers (terraform.md §1–4).
 ///
-/// Metadata is answered here; archives and provider files are streamed from the source (which may
-/// send an upstream request down the chain). Archive and file URLs are absolute gateway URLs,
-/// signed when the pipeline has URL signing keys, because Terraform sends no credentials when it
-/// downloads (terraform.md §0).
+/// Sources are read through views this folder owns (RegistryViews: a file tree, a release feed).
+/// Metadata is answered here; archives and provider files come from a file or down the chain (a
+/// GitHub asset through the stack's `cache` and `upstream`), and so do the package zips the mirror
+/// hashes for its `h1:` values, in the background: with a cache after the registry, a zip is
+/// fetched once for the hash and the clients' downloads. Archive and file URLs are absolute
+/// gateway URLs, signed when the pipeline has URL signing keys, because Terraform sends no
+/// credentials when it downloads (terraform.md §0).
 public struct TerraformRegistry: Middleware {
     let modules: (any ModuleRegistrySource)?
     let providers: (any ProviderRegistrySource)?
     let prefix: String
     let mirror: Bool
     let signingKeys: [(id: String, armor: String)]
-    let hashes: ProviderHashes
+    /// The chain after the registry, for the package zips hashed in the background.
+    let downstream: Downstream
     let metadataCacheControl: String
     /// Provider hostnames the mirror answers for besides the gateway's own.
     let mirrorHostnames: [String]
@@ -39,12 +43,13 @@ public struct TerraformRegistry: Middleware {
         build: { options, context in
             var modules: (any ModuleRegistrySource)?
             var providers: (any ProviderRegistrySource)?
-            var adapter = RegistryAdapters(options: options)
+            let downstream = context.downstream()
+            let views = RegistryViews(options: options, downstream: downstream)
             if let name = options.string("modules") {
-                modules = adapter.moduleSource(name, context: context, at: options.pointer.appending("modules"))
+                modules = context.source(name, at: options.pointer.appending("modules"), for: "Terraform modules", views: views.modules)
             }
             if let name = options.string("providers") {
-                providers = adapter.providerSource(name, context: context, at: options.pointer.appending("providers"))
+                providers = context.source(name, at: options.pointer.appending("providers"), for: "Terraform providers", views: views.providers)
             }
             if !options.has("modules") && !options.has("providers") {
                 options.error(nil, "give \"modules\", \"providers\" or both (names of sources)")
@@ -73,30 +78,47 @@ public struct TerraformRegistry: Middleware {
                 options.warning("signingKeys", "no signing keys: Terraform will refuse providers from this registry (it verifies SHA256SUMS signatures)")
             }
             return TerraformRegistry(modules: modules, providers: providers, prefix: prefix, mirror: options.bool("mirror", default: true),
-                                     signingKeys: keys, hashes: ProviderHashes(),
+                                     signingKeys: keys, downstream: downstream,
                                      metadataCacheControl: options.string("metadataCacheControl") ?? "no-cache",
                                      mirrorHostnames: options.strings("mirrorHostnames").map { $0.lowercased() }, signer: signer)
         })
+
+    /// The endpoints under `prefix` (terraform.md §2–§4).
+    enum Endpoint: Sendable {
+        case moduleVersions, moduleDownload, moduleArchive
+        case providerVersions, providerDownload, providerFile
+        case mirror
+    }
+
+    static let routes = RouteTable<Endpoint>([
+        ("/modules/:namespace/:name/:system/versions", .moduleVersions),
+        ("/modules/:namespace/:name/:system/:version/download", .moduleDownload),
+        ("/modules/:namespace/:name/:system/:version/archive/:archive", .moduleArchive),
+        ("/providers/:namespace/:type/versions", .providerVersions),
+        ("/providers/:namespace/:type/:version/download/:os/:arch", .providerDownload),
+        ("/providers/:namespace/:type/:version/files/:file", .providerFile),
+        ("/mirror/:hostname/:namespace/:type/:document", .mirror),
+    ])
 
     public func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
         guard request.method == .get || request.method == .head else {
             return Self.error(.methodNotAllowed, "only GET and HEAD", headers: ["Allow": "GET, HEAD"])
         }
         if request.path == "/.well-known/terraform.json" { return discovery() }
-        guard request.path.hasPrefix(prefix) else { return Self.error(.notFound, "not found") }
-        let parts = request.path.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard parts.allSatisfy({ !$0.isEmpty }), let service = parts.first else { return Self.error(.notFound, "not found") }
-        let rest = Array(parts.dropFirst()).map { PercentEncoding.decode($0) ?? "" }
+        guard request.path.hasPrefix(prefix), let found = Self.routes.match(request.path.dropFirst(prefix.count - 1)) else {
+            return Self.error(.notFound, "not found")
+        }
         do {
-            switch service {
-            case "modules" where modules != nil:
-                return try await moduleRoute(rest, request, context, next)
-            case "providers" where providers != nil:
-                return try await providerRoute(rest, request, context, next)
-            case "mirror" where providers != nil && mirror:
-                return try await mirrorRoute(rest, request, context)
-            default:
-                return Self.error(.notFound, "not found")
+            switch found.route {
+            case .moduleVersions, .moduleDownload, .moduleArchive:
+                guard let modules else { return Self.error(.notFound, "not found") }
+                return try await moduleRoute(found, modules, request, context, next)
+            case .providerVersions, .providerDownload, .providerFile:
+                guard let providers else { return Self.error(.notFound, "not found") }
+                return try await providerRoute(found, providers, request, context, next)
+            case .mirror:
+                guard let providers, mirror else { return Self.error(.notFound, "not found") }
+                return try await mirrorRoute(found, providers, request, context)
             }
         } catch let error as HTTPError where error.status.code >= 400 && error.status.code < 500 && error.status != .unauthorized {
             return Self.error(error.status, error.message, headers: error.headers)
@@ -116,11 +138,12 @@ public struct TerraformRegistry: Middleware {
 
     // MARK: Modules
 
-    func moduleRoute(_ parts: [String], _ request: Request, _ context: Context, _ next: Next) async throws -> Response {
-        guard let modules, parts.count >= 4 else { return Self.error(.notFound, "not found") }
-        let module = ModuleAddress(namespace: parts[0], name: parts[1], system: parts[2])
-        switch (parts.count, parts[parts.count == 4 ? 3 : 4]) {
-        case (4, "versions"):
+    func moduleRoute(_ found: RouteMatch<Endpoint>, _ modules: any ModuleRegistrySource, _ request: Request, _ context: Context,
+                     _ next: Next) async throws -> Response {
+        let module = ModuleAddress(namespace: found["namespace"], name: found["name"], system: found["system"])
+        let version = found["version"]
+        switch found.route {
+        case .moduleVersions:
             guard let index = try await modules.moduleVersions(module), !index.entries.isEmpty else {
                 return Self.error(.notFound, "module \(module) not found")
             }
@@ -129,9 +152,9 @@ public struct TerraformRegistry: Middleware {
             if let source = modules.moduleSourceURL(module) { entry["source"] = .string(source) }
             entry["versions"] = .array(index.entries.map { .object(JSONObject([("version", .string($0.version.description))])) })
             return metadata(.object(JSONObject([("modules", .array([.object(entry)]))])))
-        case (5, "download"):
-            let (_, revision) = try await resolveModule(modules, module, version: parts[3])
-            let location = absoluteURL(request, context, path: prefix + "modules/\(module)/\(parts[3])/archive/\(revision).tar.gz")
+        case .moduleDownload:
+            let (_, revision) = try await resolveModule(modules, module, version: version)
+            let location = absoluteURL(request, context, path: prefix + "modules/\(module)/\(version)/archive/\(revision).tar.gz")
             // Terraform reads only X-Terraform-Get (204); OpenTofu prefers {"location"} on 200 (terraform.md §2.2).
             if request.headers["User-Agent"]?.contains("OpenTofu") == true {
                 var response = metadata(.object(JSONObject([("location", .string(location))])))
@@ -139,15 +162,18 @@ public struct TerraformRegistry: Middleware {
                 return response
             }
             return Response(status: .noContent, headers: ["X-Terraform-Get": location, "Cache-Control": metadataCacheControl], body: .empty)
-        case (6, "archive") where parts[5].hasSuffix(".tar.gz"):
-            let revision = String(parts[5].dropLast(7))
-            let (ref, current) = try await resolveModule(modules, module, version: parts[3])
+        case .moduleArchive:
+            let archive = found["archive"]
+            guard archive.hasSuffix(".tar.gz") else { return Self.error(.notFound, "not found") }
+            let revision = String(archive.dropLast(7))
+            let (ref, current) = try await resolveModule(modules, module, version: version)
             guard current == revision else { return Self.error(.notFound, "this archive URL is out of date; ask for the download again") }
             if request.method == .head {
                 return Response(headers: ["Content-Type": "application/gzip", "Cache-Control": "max-age=31536000, immutable"],
                                 body: ResponseBody(content: .empty, length: nil))
             }
-            var response = try await modules.moduleArchive(module, ref: ref, revision: revision, request: request, context: context, next: next)
+            let object = try await modules.moduleArchive(module, ref: ref, revision: revision)
+            var response = try await serve(object, contentType: "application/gzip", request, context, next)
             response.headers["Cache-Control"] = "max-age=31536000, immutable"
             return response
         default:
@@ -164,11 +190,12 @@ public struct TerraformRegistry: Middleware {
 
     // MARK: Providers
 
-    func providerRoute(_ parts: [String], _ request: Request, _ context: Context, _ next: Next) async throws -> Response {
-        guard let providers, parts.count >= 3 else { return Self.error(.notFound, "not found") }
-        let provider = ProviderAddress(namespace: parts[0], type: parts[1])
-        switch (parts.count, parts[parts.count == 3 ? 2 : 3]) {
-        case (3, "versions"):
+    func providerRoute(_ found: RouteMatch<Endpoint>, _ providers: any ProviderRegistrySource, _ request: Request, _ context: Context,
+                       _ next: Next) async throws -> Response {
+        let provider = ProviderAddress(namespace: found["namespace"], type: found["type"])
+        let version = found["version"]
+        switch found.route {
+        case .providerVersions:
             guard let releases = try await providers.providerReleases(provider), !releases.isEmpty else {
                 return Self.error(.notFound, "provider \(provider) not found")
             }
@@ -180,10 +207,11 @@ public struct TerraformRegistry: Middleware {
                 ]))
             }
             return metadata(.object(JSONObject([("versions", .array(versions))])))
-        case (6, "download"):
-            let release = try await findRelease(providers, provider, version: parts[2])
-            guard let package = release.packages.first(where: { $0.os == parts[4] && $0.arch == parts[5] }) else {
-                return Self.error(.notFound, "provider \(provider) \(parts[2]) has no package for \(parts[4])_\(parts[5])")
+        case .providerDownload:
+            let release = try await findRelease(providers, provider, version: version)
+            let os = found["os"], arch = found["arch"]
+            guard let package = release.packages.first(where: { $0.os == os && $0.arch == arch }) else {
+                return Self.error(.notFound, "provider \(provider) \(version) has no package for \(os)_\(arch)")
             }
             let files = prefix + "providers/\(provider)/\(release.version)/files/"
             var object = JSONObject()
@@ -201,11 +229,12 @@ public struct TerraformRegistry: Middleware {
                 .object(JSONObject([("key_id", .string(key.id)), ("ascii_armor", .string(key.armor))]))
             }))]))
             return metadata(.object(object))
-        case (5, "files"):
-            let release = try await findRelease(providers, provider, version: parts[2])
-            let name = parts[4]
+        case .providerFile:
+            let release = try await findRelease(providers, provider, version: version)
+            let name = found["file"]
             guard release.files.contains(name) else { return Self.error(.notFound, "no such file") }
-            var response = try await providers.providerFile(provider, release: release, name: name, request: request, context: context, next: next)
+            let object = try await providers.providerFile(provider, release: release, name: name)
+            var response = try await serve(object, contentType: Self.contentType(ofProviderFile: name), request, context, next)
             response.headers["Cache-Control"] = "max-age=31536000, immutable"
             return response
         default:
@@ -223,31 +252,31 @@ public struct TerraformRegistry: Middleware {
 
     // MARK: Network mirror
 
-    func mirrorRoute(_ parts: [String], _ request: Request, _ context: Context) async throws -> Response {
-        guard let providers, parts.count == 4 else { return Self.error(.notFound, "not found") }
+    func mirrorRoute(_ found: RouteMatch<Endpoint>, _ providers: any ProviderRegistrySource, _ request: Request,
+                     _ context: Context) async throws -> Response {
         // Only providers of this gateway's own hostname (or configured ones) are ours; others 404 so
         // Terraform tries its other installation methods and a public provider is never shadowed.
-        let hostname = parts[0].lowercased()
+        let hostname = found["hostname"].lowercased()
         guard hostname == request.authority.lowercased() || hostname == request.host || mirrorHostnames.contains(hostname) else {
-            return Self.error(.notFound, "provider \(parts[0])/\(parts[1])/\(parts[2]) not found")
+            return Self.error(.notFound, "provider \(found["hostname"])/\(found["namespace"])/\(found["type"]) not found")
         }
-        let provider = ProviderAddress(namespace: parts[1], type: parts[2])
+        let provider = ProviderAddress(namespace: found["namespace"], type: found["type"])
         guard let releases = try await providers.providerReleases(provider), !releases.isEmpty else {
             return Self.error(.notFound, "provider \(provider) not found")
         }
-        if parts[3] == "index.json" {
+        let document = found["document"]
+        if document == "index.json" {
             let versions = JSONObject(releases.map { ($0.version.description, JSONValue.object(JSONObject())) })
             return metadata(.object(JSONObject([("versions", .object(versions))])))
         }
-        guard parts[3].hasSuffix(".json"), let release = releases.first(where: { $0.version.description == String(parts[3].dropLast(5)) }) else {
+        guard document.hasSuffix(".json"), let release = releases.first(where: { $0.version.description == String(document.dropLast(5)) }) else {
             return Self.error(.notFound, "no such version")
         }
         let files = prefix + "providers/\(provider)/\(release.version)/files/"
-        let local = providers.packagesAreLocal
         var archives = JSONObject()
         for package in release.packages {
             var list: [JSONValue] = []
-            if let h1 = await hashes(for: providers, provider, release, package, wait: local) { list.append(.string(h1)) }
+            if let h1 = await h1(of: package, release, provider, providers) { list.append(.string(h1)) }
             list.append(.string("zh:" + package.shasum))
             archives["\(package.os)_\(package.arch)"] = .object(JSONObject([
                 ("url", .string(absoluteURL(request, context, path: files + package.filename))),
@@ -257,11 +286,91 @@ public struct TerraformRegistry: Middleware {
         return metadata(.object(JSONObject([("archives", .object(archives))])))
     }
 
-    func hashes(for source: any ProviderRegistrySource, _ provider: ProviderAddress, _ release: ProviderRelease, _ package: ProviderPackage,
-                wait: Bool) async -> String? {
-        await hashes.h1(for: package.shasum, wait: wait) {
-            try await source.providerPackage(provider, release: release, package: package)
+    /// The package's `h1:` when known. A package on disk is hashed now (quick enough to wait
+    /// for); one fetched upstream is fetched down the chain and hashed in the background, so this
+    /// answer stays fast (Terraform gives mirror metadata 10 s) and a later one carries it.
+    func h1(of package: ProviderPackage, _ release: ProviderRelease, _ provider: ProviderAddress,
+            _ providers: any ProviderRegistrySource) async -> String? {
+        if let known = ProviderHashes.known.cached(package.shasum) { return known }
+        guard let object = try? await providers.providerFile(provider, release: release, name: package.filename) else { return nil }
+        let downstream = self.downstream
+        let work: @Sendable () async throws -> String = {
+            do {
+                let file: OpenFile
+                switch object {
+                case .file(let local):
+                    file = local
+                    let digest = try await BlockingPool.shared.run { () throws -> String in
+                        let hasher = SHA256Hasher()
+                        var offset: Int64 = 0
+                        while offset < local.size {
+                            let chunk = try local.read(at: offset, count: Int(min(1 << 20, local.size - offset)))
+                            if chunk.isEmpty { break }
+                            hasher.update(chunk)
+                            offset += Int64(chunk.count)
+                        }
+                        return Hex.encode(hasher.finalize())
+                    }
+                    guard digest == package.shasum else { throw HTTPError(.badGateway, "the package does not match SHA256SUMS") }
+                case .upstream(let request, _):
+                    let response = try await downstream.fetch(request, timeout: .seconds(3600))
+                    guard response.status == .ok else { throw HTTPError(.badGateway, "the source answered \(response.status.code)") }
+                    // Spooled: a zip is read from its end. Its digest must be the one SHA256SUMS names, or
+                    // its h1 (kept for every stack by that digest) would vouch for other bytes.
+                    let spooled = try await Spool.collect(response.body)
+                    guard spooled.sha256Hex == package.shasum else { throw HTTPError(.badGateway, "the package does not match SHA256SUMS") }
+                    file = spooled.file
+                case .body, .repositoryTarball:
+                    throw HTTPError(.badGateway, "not a package")
+                }
+                return try await ProviderHashes.hash(file)
+            } catch {
+                Log.warning("provider package not hashed", [("package", package.filename), ("reason", "\(error)")])
+                throw error
+            }
         }
+        if case .file = object { return try? await ProviderHashes.known.value(for: package.shasum, work: work) }
+        return ProviderHashes.known.peek(package.shasum, startingWith: work)
+    }
+
+    /// Answers with `object`: a file or a body as it is, an upstream object fetched down the chain.
+    func serve(_ object: RegistryObject, contentType: String, _ request: Request, _ context: Context, _ next: Next) async throws -> Response {
+        switch object {
+        case .file(let file):
+            return Response(headers: ["Content-Type": contentType], body: ResponseBody(file: file.region()))
+        case .body(let body):
+            return Response(headers: ["Content-Type": contentType], body: body)
+        case .upstream(let upstreamRequest, let length):
+            if request.method == .head {
+                var headers: HTTPFields = ["Content-Type": contentType]
+                if let length { headers["Content-Length"] = String(length) }
+                return Response(headers: headers, body: ResponseBody(content: .empty, length: nil))
+            }
+            var response = try await next(upstreamRequest, context)
+            guard response.status == .ok else { throw Self.failure(response.status) }
+            response.headers = ["Content-Type": contentType]
+            return response
+        case .repositoryTarball(let upstreamRequest, let subdirectory):
+            let upstream = try await next(upstreamRequest, context)
+            guard upstream.status == .ok else { throw Self.failure(upstream.status) }
+            let source = upstream.body
+            return Response(headers: ["Content-Type": contentType], body: ResponseBody { writer in
+                let transform = try ReRootingTransform(subdirectory: subdirectory)
+                try await source.write(to: ChunkSink { chunk in
+                    let out = try transform.process(chunk)
+                    if !out.isEmpty { try await writer.write(out) }
+                })
+                try await writer.write(try transform.finish())
+            })
+        }
+    }
+
+    static func failure(_ status: HTTPStatus) -> HTTPError {
+        status == .notFound ? HTTPError(.notFound, "not found") : HTTPError(.badGateway, "the source answered \(status.code)")
+    }
+
+    static func contentType(ofProviderFile name: String) -> String {
+        name.hasSuffix(".zip") ? "application/zip" : name.hasSuffix(".sig") ? "application/pgp-signature" : "text/plain; charset=utf-8"
     }
 
     // MARK: Helpers
@@ -287,7 +396,9 @@ public struct TerraformRegistry: Middleware {
     }
 }
 
-extension ProviderRegistrySource {
-    /// Whether package zips are on local disk, so hashing them is quick enough to wait for.
-    public var packagesAreLocal: Bool { self is DirectorySource }
+/// A `ResponseBodyWriter` that hands each chunk to a closure (a transform inside a stream).
+struct ChunkSink: ResponseBodyWriter {
+    let body: @Sendable ([UInt8]) async throws -> Void
+    init(_ body: @escaping @Sendable ([UInt8]) async throws -> Void) { self.body = body }
+    func write(_ chunk: [UInt8]) async throws { try await body(chunk) }
 }

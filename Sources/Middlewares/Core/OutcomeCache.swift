@@ -1,0 +1,131 @@
+import Pipeline
+import Synchronization
+
+/// Results of slow work by key (an `h1:` hash of a zip, a small download): done once even when
+/// asked for concurrently, kept, and failures remembered with exponential backoff, so a key whose
+/// work fails is tried again after `firstRetry`, then twice as long each time up to `maxRetry`,
+/// never on every request that asks. At most `maxEntries` results are kept (the oldest go first).
+///
+/// ```swift
+/// let sums = try await smallFiles.value(for: asset.id) { try await download(asset) }
+/// if let h1 = hashes.peek(shasum, startingWith: { try await hash(zip) }) { ... }   // never waits
+/// ```
+public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private enum Slot {
+        case value(Value)
+        case running(Task<Value, any Error>, failures: Int)
+        case failed(any Error, retryAt: ContinuousClock.Instant, failures: Int)
+    }
+
+    private struct State {
+        var slots: [Key: Slot] = [:]
+        /// Keys in the order their slots were made, for eviction.
+        var order: [Key] = []
+    }
+
+    private let state = Mutex(State())
+    let maxEntries: Int
+    let firstRetry: Duration
+    let maxRetry: Duration
+
+    public init(maxEntries: Int, firstRetry: Duration = .seconds(30), maxRetry: Duration = .seconds(3600)) {
+        self.maxEntries = max(1, maxEntries)
+        self.firstRetry = firstRetry
+        self.maxRetry = maxRetry
+    }
+
+    /// The value for `key`, doing `work` for it unless it is known or running (then its run is
+    /// awaited). Within a failure's backoff the remembered error is thrown without any work.
+    public func value(for key: Key, work: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        switch step(key, work) {
+        case .known(let value): return value
+        case .running(let task): return try await task.value
+        case .backingOff(let error): throw error
+        }
+    }
+
+    /// The value for `key` when it is known now; otherwise starts `work` in the background (unless
+    /// it is running or backing off after a failure) and returns nil at once.
+    public func peek(_ key: Key, startingWith work: @escaping @Sendable () async throws -> Value) -> Value? {
+        if case .known(let value) = step(key, work) { return value }
+        return nil
+    }
+
+    /// The value for `key` when it is known now, without starting anything.
+    public func cached(_ key: Key) -> Value? {
+        state.withLock { state in
+            if case .value(let value)? = state.slots[key] { return value }
+            return nil
+        }
+    }
+
+    /// How many results (values and remembered failures) are kept.
+    public var count: Int { state.withLock { $0.slots.count } }
+
+    private enum Step {
+        case known(Value)
+        case running(Task<Value, any Error>)
+        case backingOff(any Error)
+    }
+
+    private func step(_ key: Key, _ work: @escaping @Sendable () async throws -> Value) -> Step {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            var failures = 0
+            switch state.slots[key] {
+            case .value(let value)?:
+                return .known(value)
+            case .running(let task, _)?:
+                return .running(task)
+            case .failed(let error, let retryAt, _)? where now < retryAt:
+                return .backingOff(error)
+            case .failed(_, _, let count)?:
+                failures = count
+            case nil:
+                state.order.append(key)
+            }
+            // Detached: the work belongs to no one request, and outlives the one that started it.
+            let task = Task.detached { try await work() }
+            state.slots[key] = .running(task, failures: failures)
+            Task.detached { [weak self] in
+                let result = await task.result
+                self?.record(key, result)
+            }
+            evict(&state)
+            return .running(task)
+        }
+    }
+
+    private func record(_ key: Key, _ result: Result<Value, any Error>) {
+        state.withLock { state in
+            guard case .running(_, let failures)? = state.slots[key] else { return }
+            switch result {
+            case .success(let value):
+                state.slots[key] = .value(value)
+            case .failure(let error):
+                var wait = firstRetry
+                for _ in 0..<min(failures, 20) where wait < maxRetry { wait = wait * 2 }
+                state.slots[key] = .failed(error, retryAt: .now + min(wait, maxRetry), failures: failures + 1)
+            }
+        }
+    }
+
+    /// Drops the oldest finished results once there are more than `maxEntries` (running work is kept).
+    private func evict(_ state: inout State) {
+        guard state.slots.count > maxEntries else { return }
+        var kept: [Key] = []
+        // A tenth at once, so a full cache does not scan its keys on every new one.
+        var excess = state.slots.count - maxEntries + maxEntries / 10
+        for key in state.order {
+            if excess > 0, let slot = state.slots[key] {
+                if case .running = slot {} else {
+                    state.slots[key] = nil
+                    excess -= 1
+                    continue
+                }
+            }
+            if state.slots[key] != nil { kept.append(key) }
+        }
+        state.order = kept
+    }
+}

@@ -1,0 +1,56 @@
+import Pipeline
+
+/// How `terraform.registry` reads a source, by capability: the table this folder owns. The first
+/// view whose capability the source has is used; `gateway check` names them all when none fits.
+///
+/// To serve Terraform from a new kind of source, either conform the source to
+/// `ProviderRegistrySource` (or `ModuleRegistrySource`) in its own folder — the first line of each
+/// table uses such a source as it is — or give it a capability of its own and add one line below
+/// that makes a view of it.
+final class RegistryViews {
+    let options: Options
+    let downstream: Downstream
+    /// One view per release feed, shared by modules and providers (and their caches).
+    private var feedViews: [ObjectIdentifier: ReleaseFeedRegistry] = [:]
+
+    init(options: Options, downstream: Downstream) {
+        self.options = options
+        self.downstream = downstream
+    }
+
+    var modules: [SourceView<any ModuleRegistrySource>] {
+        [
+            SourceView("Terraform modules of its own", as: (any ModuleRegistrySource).self) { $0 },
+            SourceView("a release feed (repositories terraform-<system>-<name>)", as: (any ReleaseFeed).self) { self.view(of: $0) },
+            SourceView("a file tree (modules/<namespace>/<name>/<system>/<version>)", as: (any FileTree).self) { FileTreeRegistry(tree: $0) },
+        ]
+    }
+
+    var providers: [SourceView<any ProviderRegistrySource>] {
+        [
+            SourceView("Terraform providers of its own", as: (any ProviderRegistrySource).self) { $0 },
+            SourceView("a release feed (releases of repositories terraform-provider-<type>)", as: (any ReleaseFeed).self) { self.view(of: $0) },
+            SourceView("a file tree (providers/<namespace>/<type>/<version>)", as: (any FileTree).self) { FileTreeRegistry(tree: $0) },
+        ]
+    }
+
+    /// The view of a release feed, reading the registry's `namespace` and `monorepos` options.
+    private func view(of feed: any ReleaseFeed) -> ReleaseFeedRegistry {
+        if let existing = feedViews[ObjectIdentifier(feed as AnyObject)] { return existing }
+        var monorepos: [ReleaseFeedRegistry.Monorepo] = []
+        for entry in options.objects("monorepos", allowed: ["repository", "tagPattern", "path"]) {
+            guard let repository = entry.string("repository", required: true) else { continue }
+            let pattern = entry.string("tagPattern") ?? "{name}/{system}/v{version}"
+            if !pattern.contains("{version}") { entry.error("tagPattern", "must contain {version}") }
+            if !pattern.contains("{name}") && !pattern.contains("{system}") {
+                entry.error("tagPattern", "must contain {name} or {system}, or every module would share the repository's versions")
+            }
+            monorepos.append(ReleaseFeedRegistry.Monorepo(repository: repository, tagPattern: pattern,
+                                                          pathPattern: entry.string("path") ?? "{name}/{system}"))
+        }
+        let view = ReleaseFeedRegistry(feed: feed, namespace: options.string("namespace") ?? feed.owner, monorepos: monorepos,
+                                       downstream: downstream)
+        feedViews[ObjectIdentifier(feed as AnyObject)] = view
+        return view
+    }
+}
