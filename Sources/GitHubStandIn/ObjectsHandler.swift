@@ -45,7 +45,7 @@ struct ObjectsHandler: Middleware {
         guard let found = state.fixtures.asset(id: id), let file = OpenFile(path: found.asset.path) else {
             return Self.s3Error(404, "NoSuchKey", "The specified key does not exist.")
         }
-        state.count("objects.served")
+        state.count("objects.served", "objects.served.\(found.asset.name)")
         let headers: HTTPFields = [
             "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes",
             "Content-Disposition": "attachment; filename=\(found.asset.name)",

@@ -281,6 +281,24 @@ struct CacheCoalescingTests {
         }
         #expect(upstream.calls.load(ordering: .relaxed) == 3)
     }
+
+    @Test("an object a behaviour asks for by cacheKey is stored though it carries the source's Authorization and the client an identity")
+    func behaviourObjectsWithSourceCredentials() async throws {
+        let upstream = FakeUpstream(chunks: chunks(1, size: 10))
+        upstream.gate.open()
+        let cache = makeCache()
+        for i in 0..<3 {
+            var request = Request(url: "https://api.github.example/repos/acme/p/releases/assets/7",
+                                  headers: ["Authorization": "Bearer installation-token-\(i)"])!
+            request.upstream = UpstreamOptions(cacheKey: "github-asset:acme/p/7", immutable: true)
+            let context = Context(requestID: "\(i)")
+            context.identity = Identity(subject: "ci", method: "bearer")
+            let response = try await cache.handle(request, context: context, next: upstream.next)
+            #expect(await bodies([response]) == [upstream.body])
+            while cache.store.memory.usage.entries == 0 { await Task.yield() }
+        }
+        #expect(upstream.calls.load(ordering: .relaxed) == 1)
+    }
 }
 
 /// The same upstream without a Content-Length (as a chunked answer arrives).

@@ -12,7 +12,7 @@ public struct Chain: Sendable {
             let rest = next
             // A tap is where a `Downstream` starts: it gets the rest and takes no place in the chain.
             if let tap = middleware as? DownstreamTap {
-                tap.downstream.bind(rest)
+                tap.downstream.bind(rest, stack: tap.stack)
                 continue
             }
             next = { request, context in try await middleware.handle(request, context: context, next: rest) }

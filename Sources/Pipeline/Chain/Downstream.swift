@@ -12,36 +12,34 @@ import Synchronization
 /// let response = try await downstream.fetch(assetRequest)   // later, from any task
 /// ```
 public final class Downstream: Sendable {
-    private let next = Mutex<Next?>(nil)
-    /// The stack whose chain this is (the background contexts' stack name).
-    public let stack: String
+    /// The rest of the chain, and the name of the stack whose chain it is (background contexts carry it).
+    private let bound = Mutex<(next: Next, stack: String)?>(nil)
 
     /// An unbound downstream; the chain it is built into binds it.
-    public init(stack: String) { self.stack = stack }
+    public init() {}
 
     /// A downstream bound to `next` now (tests, or values built outside a chain).
     public init(stack: String = "", next: @escaping Next) {
-        self.stack = stack
-        self.next.withLock { $0 = next }
+        bound.withLock { $0 = (next, stack) }
     }
 
-    /// Binds the rest of the chain; false when an earlier chain already did (a named middleware
-    /// used in two chains fetches through the first).
+    /// Binds the rest of the chain of `stack`; false when an earlier chain already did (a named
+    /// middleware used in two chains fetches through the first).
     @discardableResult
-    func bind(_ rest: @escaping Next) -> Bool {
-        next.withLock { next in
-            guard next == nil else { return false }
-            next = rest
+    func bind(_ rest: @escaping Next, stack: String) -> Bool {
+        bound.withLock { bound in
+            guard bound == nil else { return false }
+            bound = (rest, stack)
             return true
         }
     }
 
-    var isBound: Bool { next.withLock { $0 != nil } }
+    var isBound: Bool { bound.withLock { $0 != nil } }
 
     /// Sends `request` down the chain. Without a `context` (work no request is waiting for), a
     /// background context of this stack is made, with `timeout` as its deadline.
     public func fetch(_ request: Request, context: Context? = nil, timeout: Duration = .seconds(300)) async throws -> Response {
-        guard let next = next.withLock({ $0 }) else { throw HTTPError(.internalServerError, "no chain to fetch through") }
+        guard let (next, stack) = bound.withLock({ $0 }) else { throw HTTPError(.internalServerError, "no chain to fetch through") }
         let context = context ?? Context(requestID: "background-" + SecureRandom.hex(6), stack: stack, timeout: timeout)
         return try await next(request, context)
     }
@@ -51,6 +49,7 @@ public final class Downstream: Sendable {
 /// the middlewares after it and leaves the tap out.
 struct DownstreamTap: Middleware {
     let downstream: Downstream
+    let stack: String
 
     func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
         try await next(request, context)

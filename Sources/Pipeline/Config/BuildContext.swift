@@ -60,7 +60,7 @@ public final class BuildContext: @unchecked Sendable {
     /// The rest of the chain after the middleware being built, bound once its chain is folded: for
     /// fetches a behaviour makes outside a request (they then pass the stack's cache like any other).
     public func downstream() -> Downstream {
-        let downstream = Downstream(stack: stackName ?? "")
+        let downstream = Downstream()
         if !requestedDownstreams.isEmpty { requestedDownstreams[requestedDownstreams.count - 1].append(downstream) }
         return downstream
     }
@@ -167,12 +167,17 @@ public final class BuildContext: @unchecked Sendable {
             failedNamed.insert(name)
             return nil
         }
-        guard let built = inline(object, at: namedPointer) else {
+        // Named middlewares are built before any stack: what they ask for goes to each chain using them.
+        requestedDownstreams.append([])
+        let built = inline(object, at: namedPointer)
+        let downstreams = requestedDownstreams.removeLast()
+        guard let built else {
             failedNamed.insert(name)
             return nil
         }
         builtNamed[name] = built
-        namedDownstreams[name] = requestedDownstreams.last
+        namedDownstreams[name] = downstreams
+        if !requestedDownstreams.isEmpty { requestedDownstreams[requestedDownstreams.count - 1] += downstreams }
         return built
     }
 
@@ -262,7 +267,9 @@ public final class BuildContext: @unchecked Sendable {
         var elements: [(value: any Middleware, pointer: JSONPointer)] = []
         for (i, element) in built.enumerated() {
             elements.append((element.value, element.pointer))
-            for tap in taps where tap.after == i { elements.append((DownstreamTap(downstream: tap.downstream), element.pointer)) }
+            for tap in taps where tap.after == i {
+                elements.append((DownstreamTap(downstream: tap.downstream, stack: stackName ?? ""), element.pointer))
+            }
         }
         return Chain(gated(elements))
     }

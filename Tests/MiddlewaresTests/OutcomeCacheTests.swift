@@ -1,0 +1,102 @@
+import Synchronization
+import Testing
+@testable import Middlewares
+@testable import Pipeline
+
+private struct Failed: Error {}
+
+/// Counts runs of the work, from any task.
+private final class Runs: Sendable {
+    private let count = Atomic<Int>(0)
+    func add() { count.wrappingAdd(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
+}
+
+/// A flag the test raises while work waits for it.
+private final class Flag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    func raise() { raised.store(true, ordering: .relaxed) }
+    var isRaised: Bool { raised.load(ordering: .relaxed) }
+}
+
+@Suite("outcome cache: once per key, failures remembered with backoff")
+struct OutcomeCacheTests {
+    @Test("concurrent asks for one key share one run, and its value is kept")
+    func singleFlight() async throws {
+        let cache = OutcomeCache<String, Int>(maxEntries: 10)
+        let runs = Runs()
+        let values = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await cache.value(for: "k") {
+                        runs.add()
+                        try await Task.sleep(for: .milliseconds(50))
+                        return 42
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(values == Array(repeating: 42, count: 20))
+        #expect(runs.value == 1)
+        #expect(try await cache.value(for: "k") { 0 } == 42)
+        #expect(cache.cached("k") == 42)
+    }
+
+    @Test("a failure is not retried within its backoff; after it one new run, and the wait doubles")
+    func failureBackoff() async throws {
+        // Long enough that a loaded machine asks again well within them.
+        let cache = OutcomeCache<String, Int>(maxEntries: 10, firstRetry: .seconds(2), maxRetry: .seconds(60))
+        let runs = Runs()
+        let failing: @Sendable () async throws -> Int = {
+            runs.add()
+            throw Failed()
+        }
+        await #expect(throws: Failed.self) { try await cache.value(for: "k", work: failing) }
+        // Asked again and again within the backoff: the remembered error, no new run.
+        for _ in 0..<10 {
+            try await Task.sleep(for: .milliseconds(1))
+            await #expect(throws: Failed.self) { try await cache.value(for: "k", work: failing) }
+            #expect(cache.peek("k", startingWith: failing) == nil)
+        }
+        #expect(runs.value == 1)
+        try await Task.sleep(for: .milliseconds(2100))
+        await #expect(throws: Failed.self) { try await cache.value(for: "k", work: failing) }
+        #expect(runs.value == 2)
+        // The second backoff is twice the first: still backing off after 2.1 s.
+        try await Task.sleep(for: .milliseconds(2100))
+        await #expect(throws: Failed.self) { try await cache.value(for: "k", work: failing) }
+        #expect(runs.value == 2)
+        // A later success replaces the failure.
+        try await Task.sleep(for: .milliseconds(2100))
+        #expect(try await cache.value(for: "k") { 7 } == 7)
+        #expect(cache.cached("k") == 7)
+    }
+
+    @Test("peek never waits: nil while the work runs, the value once it is known")
+    func peek() async throws {
+        let cache = OutcomeCache<Int, String>(maxEntries: 10)
+        let gate = Flag()
+        #expect(cache.peek(1) {
+            while !gate.isRaised { try await Task.sleep(for: .milliseconds(5)) }
+            return "done"
+        } == nil)
+        #expect(cache.peek(1) { "second run" } == nil)
+        gate.raise()
+        var value: String?
+        for _ in 0..<200 where value == nil {
+            try await Task.sleep(for: .milliseconds(10))
+            value = cache.peek(1) { "second run" }
+        }
+        #expect(value == "done")
+    }
+
+    @Test("beyond maxEntries the oldest results go")
+    func bounded() async throws {
+        let cache = OutcomeCache<Int, Int>(maxEntries: 10)
+        for i in 0..<30 { _ = try await cache.value(for: i) { i } }
+        #expect(cache.count <= 10)
+        #expect(cache.cached(29) == 29)
+        #expect(cache.cached(0) == nil)
+    }
+}
