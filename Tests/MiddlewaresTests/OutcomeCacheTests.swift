@@ -12,6 +12,14 @@ private final class Runs: Sendable {
     var value: Int { count.load(ordering: .relaxed) }
 }
 
+/// A clock the test moves by hand.
+private final class BackoffClock: Sendable {
+    private let offset = Mutex<Duration>(.zero)
+    private let start = ContinuousClock.now
+    var now: @Sendable () -> ContinuousClock.Instant { { self.start + self.offset.withLock { $0 } } }
+    func advance(_ duration: Duration) { offset.withLock { $0 += duration } }
+}
+
 /// A flag the test raises while work waits for it.
 private final class Flag: Sendable {
     private let raised = Atomic<Bool>(false)
@@ -45,31 +53,38 @@ struct OutcomeCacheTests {
 
     @Test("a failure is not retried within its backoff; after it one new run, and the wait doubles")
     func failureBackoff() async throws {
-        // Long enough that a loaded machine asks again well within them.
-        let cache = OutcomeCache<String, Int>(maxEntries: 10, firstRetry: .seconds(2), maxRetry: .seconds(60))
+        let clock = BackoffClock()
+        let cache = OutcomeCache<String, Int>(maxEntries: 10, firstRetry: .seconds(30), maxRetry: .seconds(3600), now: clock.now)
         let runs = Runs()
         let failing: @Sendable () async throws -> Int = {
             runs.add()
             throw Failed()
         }
+        /// Waits until the failure is recorded (just after the caller sees it), so backoffs start at a known time.
+        func failureRecorded() async {
+            while !cache.remembersFailure("k") { await Task.yield() }
+        }
         await #expect(throws: Failed.self) { try await cache.value(for: "k", work: failing) }
+        await failureRecorded()
         // Asked again and again within the backoff: the remembered error, no new run.
+        clock.advance(.seconds(29))
         for _ in 0..<10 {
-            try await Task.sleep(for: .milliseconds(1))
             await #expect(throws: Failed.self) { try await cache.value(for: "k", work: failing) }
             #expect(cache.peek("k", startingWith: failing) == nil)
         }
         #expect(runs.value == 1)
-        try await Task.sleep(for: .milliseconds(2100))
+        clock.advance(.seconds(2))
         await #expect(throws: Failed.self) { try await cache.value(for: "k", work: failing) }
         #expect(runs.value == 2)
-        // The second backoff is twice the first: still backing off after 2.1 s.
-        try await Task.sleep(for: .milliseconds(2100))
+        await failureRecorded()
+        // The second backoff is twice the first: still backing off 59 s later, not 61 s later.
+        clock.advance(.seconds(59))
         await #expect(throws: Failed.self) { try await cache.value(for: "k", work: failing) }
         #expect(runs.value == 2)
-        // A later success replaces the failure.
-        try await Task.sleep(for: .milliseconds(2100))
+        clock.advance(.seconds(2))
+        // A success then replaces the failure.
         #expect(try await cache.value(for: "k") { 7 } == 7)
+        #expect(runs.value == 2)
         #expect(cache.cached("k") == 7)
     }
 

@@ -97,7 +97,7 @@ struct DownstreamTests {
 
 @Suite("blocking pool")
 struct BlockingPoolTests {
-    @Test("a long job holds one worker; the jobs queued after it run on the others")
+    @Test("a long job holds one worker; the jobs queued after it run on the others", .timeLimit(.minutes(1)))
     func longJobDoesNotBlockTheQueue() async throws {
         let pool = BlockingPool(threads: 2, maxQueued: 16)
         let release = Flag()
@@ -121,7 +121,8 @@ struct BlockingPoolTests {
         let pool = BlockingPool(threads: 1, maxQueued: 1)
         let release = Flag()
         let holder = Task { try await pool.run { while !release.isRaised { usleep(1000) } } }
-        while pool.pending == 0 { usleep(1000) }
+        // Yielding, not sleeping the thread: the holder needs one of the few threads tasks share to get queued.
+        while pool.pending == 0 { try await Task.sleep(for: .milliseconds(1)) }
         await #expect(throws: BlockingPool.Busy.self) { try await pool.run { 1 } }
         release.raise()
         _ = try await holder.value

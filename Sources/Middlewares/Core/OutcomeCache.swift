@@ -27,11 +27,15 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Send
     let maxEntries: Int
     let firstRetry: Duration
     let maxRetry: Duration
+    /// The time backoffs are measured in (a test's own clock).
+    let now: @Sendable () -> ContinuousClock.Instant
 
-    public init(maxEntries: Int, firstRetry: Duration = .seconds(30), maxRetry: Duration = .seconds(3600)) {
+    public init(maxEntries: Int, firstRetry: Duration = .seconds(30), maxRetry: Duration = .seconds(3600),
+                now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.maxEntries = max(1, maxEntries)
         self.firstRetry = firstRetry
         self.maxRetry = maxRetry
+        self.now = now
     }
 
     /// The value for `key`, doing `work` for it unless it is known or running (then its run is
@@ -59,6 +63,14 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Send
         }
     }
 
+    /// Whether a failure of `key` is remembered now.
+    func remembersFailure(_ key: Key) -> Bool {
+        state.withLock { state in
+            if case .failed? = state.slots[key] { return true }
+            return false
+        }
+    }
+
     /// How many results (values and remembered failures) are kept.
     public var count: Int { state.withLock { $0.slots.count } }
 
@@ -69,7 +81,7 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Send
     }
 
     private func step(_ key: Key, _ work: @escaping @Sendable () async throws -> Value) -> Step {
-        let now = ContinuousClock.now
+        let now = self.now()
         return state.withLock { state in
             var failures = 0
             switch state.slots[key] {
@@ -105,7 +117,7 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Send
             case .failure(let error):
                 var wait = firstRetry
                 for _ in 0..<min(failures, 20) where wait < maxRetry { wait = wait * 2 }
-                state.slots[key] = .failed(error, retryAt: .now + min(wait, maxRetry), failures: failures + 1)
+                state.slots[key] = .failed(error, retryAt: now() + min(wait, maxRetry), failures: failures + 1)
             }
         }
     }
