@@ -9,11 +9,30 @@ public enum ProviderHashes {
     /// `h1:` by lower-case hex sha256 of the zip.
     public static let known = OutcomeCache<String, String>(maxEntries: 100_000, firstRetry: .seconds(30), maxRetry: .seconds(3600))
 
-    /// The h1 hash of the zip in `file`, computed on the blocking pool (reading and hashing a whole
-    /// package takes a while; on the tasks' shared threads two hashes starved everything else).
-    public static func hash(_ file: OpenFile) async throws -> String {
-        try await BlockingPool.shared.run { try hash1(try ZipArchive(file: file)) }
+    /// The h1 hash of the package zip `object` (a file, or an upstream request sent down
+    /// `downstream` and spooled), once its sha256 is `shasum`: its h1 is kept for every stack by
+    /// that digest, so it must not vouch for other bytes. Reading and hashing run on the blocking
+    /// pool (on the tasks' shared threads two hashes starved everything else).
+    static func hash(_ object: RegistryObject, shasum: String, downstream: Downstream) async throws -> String {
+        let file: OpenFile
+        switch object {
+        case .file(let local):
+            guard Hex.encode(try await BlockingPool.shared.run { try local.sha256() }) == shasum else { throw mismatch }
+            file = local
+        case .upstream(let request, _):
+            let response = try await downstream.fetch(request, timeout: .seconds(3600))
+            guard response.status == .ok else { throw HTTPError(.badGateway, "the source answered \(response.status.code)") }
+            // Spooled: a zip is read from its end.
+            let spooled = try await Spool.collect(response.body)
+            guard spooled.sha256Hex == shasum else { throw mismatch }
+            file = spooled.file
+        case .body, .repositoryTarball:
+            throw HTTPError(.badGateway, "not a package zip")
+        }
+        return try await BlockingPool.shared.run { try hash1(try ZipArchive(file: file)) }
     }
+
+    static let mismatch = HTTPError(.badGateway, "the package does not match its SHA256SUMS line")
 
     /// dirhash.Hash1: sorted file names, `"<sha256 hex>  <name>\n"` per file, sha256 of that, base64.
     /// Directory entries are left out, as Terraform does for an unpacked package.

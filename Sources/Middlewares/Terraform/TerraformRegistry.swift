@@ -296,34 +296,7 @@ public struct TerraformRegistry: Middleware {
         let downstream = self.downstream
         let work: @Sendable () async throws -> String = {
             do {
-                let file: OpenFile
-                switch object {
-                case .file(let local):
-                    file = local
-                    let digest = try await BlockingPool.shared.run { () throws -> String in
-                        let hasher = SHA256Hasher()
-                        var offset: Int64 = 0
-                        while offset < local.size {
-                            let chunk = try local.read(at: offset, count: Int(min(1 << 20, local.size - offset)))
-                            if chunk.isEmpty { break }
-                            hasher.update(chunk)
-                            offset += Int64(chunk.count)
-                        }
-                        return Hex.encode(hasher.finalize())
-                    }
-                    guard digest == package.shasum else { throw HTTPError(.badGateway, "the package does not match SHA256SUMS") }
-                case .upstream(let request, _):
-                    let response = try await downstream.fetch(request, timeout: .seconds(3600))
-                    guard response.status == .ok else { throw HTTPError(.badGateway, "the source answered \(response.status.code)") }
-                    // Spooled: a zip is read from its end. Its digest must be the one SHA256SUMS names, or
-                    // its h1 (kept for every stack by that digest) would vouch for other bytes.
-                    let spooled = try await Spool.collect(response.body)
-                    guard spooled.sha256Hex == package.shasum else { throw HTTPError(.badGateway, "the package does not match SHA256SUMS") }
-                    file = spooled.file
-                case .body, .repositoryTarball:
-                    throw HTTPError(.badGateway, "not a package")
-                }
-                return try await ProviderHashes.hash(file)
+                return try await ProviderHashes.hash(object, shasum: package.shasum, downstream: downstream)
             } catch {
                 Log.warning("provider package not hashed", [("package", package.filename), ("reason", "\(error)")])
                 throw error

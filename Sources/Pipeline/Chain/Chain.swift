@@ -22,8 +22,9 @@ public struct Chain: Sendable {
     }
 
     /// Runs the request through the chain and turns thrown errors into responses: an `HTTPError`
-    /// becomes its status and short message; `BlockingPool.Busy` a 503; a `ClientError` from a fetch a behaviour made becomes
-    /// 502 or 504; anything else becomes a 500 whose detail stays in the log.
+    /// becomes its status and short message; `BlockingPool.Busy` a 503; a `ClientError` from a
+    /// fetch a behaviour made becomes 502 or 504; anything else becomes a 500 whose detail stays
+    /// in the log.
     public func handle(_ request: Request, context: Context) async -> Response {
         do {
             return try await respond(request, context)

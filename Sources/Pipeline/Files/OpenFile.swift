@@ -74,6 +74,19 @@ public final class OpenFile: Sendable {
         return result
     }
 
+    /// SHA-256 of the whole file, read in 1 MiB pieces. Blocking: call it on the pool.
+    public func sha256() throws -> [UInt8] {
+        let hasher = SHA256Hasher()
+        var offset: Int64 = 0
+        while offset < size {
+            let piece = try read(at: offset, count: Int(min(1 << 20, size - offset)))
+            if piece.isEmpty { break }
+            hasher.update(piece)
+            offset += Int64(piece.count)
+        }
+        return hasher.finalize()
+    }
+
     /// Writes all of `bytes` at `offset`.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(SystemError) {
         var done = 0
