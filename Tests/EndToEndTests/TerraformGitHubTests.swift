@@ -33,14 +33,7 @@ struct TerraformGitHubTests {
         let secret = fixtures.repo("terraform-aws-secret", private: true)
         secret.commit(["main.tf": "output \"secret\" {\n  value = \"private 1.0.0\"\n}\n"])
         secret.tag("v1.0.0")
-        let provider = fixtures.repo("terraform-provider-hello")
-        let release = Paths.root + "/examples/registry/providers/acme/hello/1.0.0"
-        var assets: [String: [UInt8]] = [:]
-        for name in try FileManager.default.contentsOfDirectory(atPath: release) {
-            assets[name] = Array(try Data(contentsOf: URL(fileURLWithPath: release + "/" + name)))
-        }
-        provider.tag("v1.0.0")
-        provider.release("v1.0.0", assets: assets)
+        try fixtures.repo("terraform-provider-hello").exampleProviderRelease()
         let standIn = try StandInProcess(fixtures: fixtures)
         let certificates = TestCertificates()
         let hash = Tool.run(Paths.gateway, ["hash-password", "--token"], input: Data((token + "\n").utf8)).output

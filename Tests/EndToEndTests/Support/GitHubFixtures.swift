@@ -120,6 +120,20 @@ final class FixtureRepository: @unchecked Sendable {
         try! data.write(to: URL(fileURLWithPath: path + ".json"))
     }
 
+    /// Tags v1.0.0 and publishes the example provider (examples/registry, acme/hello 1.0.0: zips,
+    /// signed SHA256SUMS, manifest) as its release; returns the assets by name.
+    @discardableResult
+    func exampleProviderRelease() throws -> [String: [UInt8]] {
+        let folder = Paths.root + "/examples/registry/providers/acme/hello/1.0.0"
+        var assets: [String: [UInt8]] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+            assets[name] = Array(try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name)))
+        }
+        tag("v1.0.0")
+        release("v1.0.0", assets: assets)
+        return assets
+    }
+
     /// A release of `tag` with assets (files beside the release JSON).
     func release(_ tag: String, name: String? = nil, draft: Bool = false, prerelease: Bool = false, assets: [String: [UInt8]] = [:]) {
         let base = fixtures.root + "/releases/\(fixtures.owner)/\(self.name)"
