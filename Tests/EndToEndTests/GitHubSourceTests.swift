@@ -226,6 +226,15 @@ struct GitHubSourceTests {
         #expect(try await source.file(repo: "terraform-aws-vpc", path: "missing.tf") == nil)
         #expect(try await source.tags(repo: "no-such-repo").isEmpty)
         #expect(try await source.file(repo: "terraform-aws-vpc", path: "../../etc/passwd") == nil)
+        // A folder of a branch (the apt-metadata branch mode reads dists/ this way).
+        let folder = try #require(try await source.folder(repo: "terraform-aws-vpc", path: "apt/dists", ref: "main"))
+        #expect(folder.map(\.name) == ["stable"] && folder.first?.kind == .folder && folder.first?.path == "apt/dists/stable")
+        let files = try #require(try await source.folder(repo: "terraform-aws-vpc", path: "apt/dists/stable", ref: "main"))
+        #expect(files.map(\.name) == ["Release"] && files.first?.kind == .file && files.first?.size == 14)
+        #expect(try await source.folder(repo: "terraform-aws-vpc", path: "main.tf") == nil, "a file is not a folder")
+        #expect(try await source.folder(repo: "terraform-aws-vpc", path: "apt", ref: "v1.0.0") == nil)
+        let asset = try #require(release.assets.first)
+        #expect(asset.state == "uploaded" && asset.updatedAt != nil && asset.digest?.hasPrefix("sha256:") == true)
 
         let tarball = try await source.tarballRequest(repo: "terraform-aws-vpc", ref: "v1.0.0")
         #expect(tarball.upstream?.cacheKey == "github:acme/terraform-aws-vpc@\(tagged).tar.gz")
