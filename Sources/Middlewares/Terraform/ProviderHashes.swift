@@ -23,7 +23,7 @@ public enum ProviderHashes {
             let response = try await downstream.fetch(request, timeout: .seconds(3600))
             guard response.status == .ok else { throw HTTPError(.badGateway, "the source answered \(response.status.code)") }
             // Spooled: a zip is read from its end.
-            let spooled = try await Spool.collect(response.body)
+            let spooled = try await Spool.collect(response.body, maxBytes: maxPackageBytes)
             guard spooled.sha256Hex == shasum else { throw mismatch }
             file = spooled.file
         case .body, .repositoryTarball:
@@ -31,6 +31,9 @@ public enum ProviderHashes {
         }
         return try await BlockingPool.shared.run { try hash1(try ZipArchive(file: file)) }
     }
+
+    /// Larger downloads are not spooled (providers are tens of MiB; this bounds the disk a spool takes).
+    static let maxPackageBytes: Int64 = 4 << 30
 
     static let mismatch = HTTPError(.badGateway, "the package does not match its SHA256SUMS line")
 
