@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// A certificate or key file as a person names it: checked before OpenSSL reads it, so that a
 /// failure says which file and why in one line (`certificate /etc/gw/site.pem: No such file or

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #endif
 
 /// A small file read whole (a pipeline file, a PEM file), or why it cannot be, in words a person
