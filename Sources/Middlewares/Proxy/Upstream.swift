@@ -3,7 +3,8 @@ import Pipeline
 /// `upstream`: the terminal that fetches. With `url` it is a reverse proxy: the request's path is
 /// appended to the URL, hop-by-hop fields are removed, X-Forwarded-For/-Proto/-Host and Via are
 /// added, and the client's own Authorization stays here (it was meant for the gateway). Without
-/// `url` it fetches the upstream request a behaviour prepared. Bodies stream both ways; failures
+/// `url` it fetches the upstream request a behaviour prepared (through the request's own `fetch`
+/// when it has one: a GitHub download's API call). Bodies stream both ways; failures
 /// become 502 (bad answer) or 504 (timeout) with a short body naming no host or credential. A body
 /// that dies midway aborts the client's response instead of ending it cleanly. A `Location` that
 /// points into `url` is rewritten to the path the client uses (nginx's `proxy_redirect default`),
@@ -80,7 +81,11 @@ public struct Upstream: Middleware {
         }
         let response: ClientResponse
         do {
-            response = try await client.execute(outgoing, followRedirects: follow, deadline: context.deadline)
+            if let fetch = request.upstream?.fetch {
+                response = try await fetch(outgoing, context.deadline)
+            } else {
+                response = try await client.execute(outgoing, followRedirects: follow, deadline: context.deadline)
+            }
         } catch let error as ClientError {
             context.annotate("upstream_error", error.description)
             throw error.isTimeout ? HTTPError(.gatewayTimeout, "upstream timed out") : HTTPError(.badGateway, "upstream unavailable")
