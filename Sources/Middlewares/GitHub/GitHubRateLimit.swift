@@ -2,10 +2,18 @@ import Pipeline
 import Synchronization
 
 /// What the source knows of its GitHub rate limit, from the `X-RateLimit-*` and `Retry-After`
-/// headers of every answer. Once GitHub says the limit is spent (403/429 with
-/// `X-RateLimit-Remaining: 0`, or a secondary limit with `Retry-After`), or an answer reports
-/// nothing remaining, no further call is made until the reset time: continuing to call while
-/// limited can get an integration banned ("Rate limits for the REST API", exceeding the limit).
+/// headers of every answer ("Rate limits for the REST API", exceeding the limit). Once GitHub says
+/// the limit is spent, or an answer reports nothing remaining, no further call is made until the
+/// reset: continuing to call while limited can get an integration banned.
+///
+/// * Primary limit (403/429 with `X-RateLimit-Remaining: 0`): wait until `X-RateLimit-Reset`,
+///   measured against the answer's own `Date`, so a gateway clock that differs from GitHub's
+///   neither calls too early nor waits too long.
+/// * Secondary limit with `Retry-After`: wait that long.
+/// * Secondary limit without it (a 429, or a 403 whose message names a rate limit): wait a minute,
+///   then twice as long for each further refusal in a row up to 15 minutes, as GitHub asks
+///   ("wait for an exponentially increasing amount of time between retries"); the next answer
+///   that is not a refusal starts the sequence again.
 final class GitHubRateLimit: Sendable {
     private struct State {
         /// Wall-clock seconds before which no call is made.
@@ -13,7 +21,13 @@ final class GitHubRateLimit: Sendable {
         var limit: Int?
         var remaining: Int?
         var reset: Int64?
+        /// Secondary-limit refusals in a row.
+        var secondaryStrikes = 0
     }
+
+    /// The first wait after a secondary limit without `Retry-After`, and the longest.
+    static let firstSecondaryWait = 60.0
+    static let longestSecondaryWait = 900.0
 
     private let state = Mutex(State())
 
@@ -37,29 +51,36 @@ final class GitHubRateLimit: Sendable {
         let reset = headers["X-RateLimit-Reset"].flatMap { Int64($0.trimmingASCIIWhitespace()) }
         let limit = headers["X-RateLimit-Limit"].flatMap { Int($0.trimmingASCIIWhitespace()) }
         let retryAfter = headers["Retry-After"].flatMap { Int($0.trimmingASCIIWhitespace()) }
+        // GitHub's clock, for the reset time it gave in its own epoch seconds.
+        let githubNow = headers["Date"].flatMap(HTTPDate.parse).map(Double.init) ?? now
         let refused = status == 403 || status == 429
-        var wait: Double?
-        if refused {
-            if let retryAfter {
-                wait = Double(max(1, retryAfter))
-            } else if remaining == 0, let reset {
-                wait = max(1, Double(reset) - now)
-            } else if status == 429 || Self.mentionsRateLimit(body) {
-                // A secondary limit without headers: wait at least a minute (GitHub's guidance).
-                wait = 60
-            }
-        } else if remaining == 0, let reset, Double(reset) > now {
-            // Nothing left: the next call would be refused, so make none until the reset.
-            wait = Double(reset) - now
-        }
-        state.withLock { state in
+        let primary = remaining == 0 && reset != nil
+        let secondary = refused && !primary && (retryAfter != nil || status == 429 || Self.mentionsRateLimit(body))
+        return state.withLock { state in
             if let remaining { state.remaining = remaining }
             if let limit { state.limit = limit }
             if let reset { state.reset = reset }
+            var wait: Double?
+            if secondary {
+                state.secondaryStrikes += 1
+                if let retryAfter {
+                    wait = Double(max(1, retryAfter))
+                } else {
+                    let doubling = Double(1 << min(state.secondaryStrikes - 1, 10))
+                    wait = min(Self.firstSecondaryWait * doubling, Self.longestSecondaryWait)
+                }
+            } else {
+                if !refused { state.secondaryStrikes = 0 }
+                if primary, let reset {
+                    // Refused, or the last call was just spent: the next one would be refused.
+                    let left = max(Double(reset) - githubNow, Double(refused ? retryAfter ?? 0 : 0))
+                    if refused || left > 0 { wait = max(1, left) }
+                }
+            }
             if let wait { state.blockedUntil = max(state.blockedUntil, now + wait) }
+            guard refused, let wait else { return nil }
+            return max(1, Int(wait.rounded(.up)))
         }
-        guard refused, let wait else { return nil }
-        return max(1, Int(wait.rounded(.up)))
     }
 
     /// Forgets a block (tests; a new installation token has its own limit).

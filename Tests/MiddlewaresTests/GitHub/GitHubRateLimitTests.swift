@@ -41,4 +41,31 @@ struct GitHubRateLimitTests {
                              now: now) == nil)
         #expect(limit.retryAfter(now: now) == 10)
     }
+
+    @Test("secondary limits without Retry-After wait 60 s, doubling to 15 minutes; an answer that is not a refusal starts again")
+    func secondaryBackoff() {
+        let limit = GitHubRateLimit()
+        let refusal = Array(#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}"#.utf8)
+        var waits: [Int?] = []
+        for _ in 0..<7 { waits.append(limit.record(status: 403, headers: ["X-RateLimit-Remaining": "4100"], body: refusal, now: now)) }
+        #expect(waits == [60, 120, 240, 480, 900, 900, 900])
+        #expect(limit.record(status: 429, headers: [:], body: [], now: now) == 900, "a 429 without headers is one more")
+        // A refusal that names its wait is obeyed as it is, and still counts as one in a row.
+        #expect(limit.record(status: 429, headers: ["Retry-After": "5"], body: [], now: now) == 5)
+        #expect(limit.record(status: 200, headers: ["X-RateLimit-Remaining": "4099"], body: [], now: now) == nil)
+        #expect(limit.record(status: 403, headers: [:], body: refusal, now: now) == 60, "success reset the sequence")
+        #expect(limit.record(status: 304, headers: [:], body: [], now: now) == nil)
+        #expect(limit.record(status: 403, headers: [:], body: refusal, now: now) == 60)
+    }
+
+    @Test("the primary limit's reset is measured against GitHub's Date, whatever this host's clock says")
+    func resetAgainstGitHubsClock() {
+        let limit = GitHubRateLimit()
+        // This host runs 90 s fast: GitHub's Date says now - 90, the reset is 30 s after it.
+        let github = Int64(now) - 90
+        let headers: HTTPFields = ["X-RateLimit-Remaining": "0", "X-RateLimit-Reset": String(github + 30), "Date": HTTPDate.format(github)]
+        #expect(limit.record(status: 403, headers: headers, body: [], now: now) == 30)
+        #expect(limit.retryAfter(now: now + 29) == 1)
+        #expect(limit.retryAfter(now: now + 31) == nil)
+    }
 }
