@@ -88,6 +88,35 @@ struct OutcomeCacheTests {
         #expect(cache.cached("k") == 7)
     }
 
+    @Test("a failure with Retry-After (a spent rate limit) is tried again then, and repeated meanwhile with the seconds left")
+    func retryAfterFailure() async throws {
+        let clock = BackoffClock()
+        let cache = OutcomeCache<String, Int>(maxEntries: 10, firstRetry: .seconds(5), maxRetry: .seconds(300), now: clock.now)
+        let runs = Runs()
+        let limited: @Sendable () async throws -> Int = {
+            runs.add()
+            throw HTTPError(.serviceUnavailable, "upstream rate limit reached; retry later", headers: ["Retry-After": "600"])
+        }
+        func retryAfter() async -> String? {
+            do {
+                _ = try await cache.value(for: "k", work: limited)
+                return nil
+            } catch let error as HTTPError {
+                return error.headers["Retry-After"]
+            } catch {
+                return nil
+            }
+        }
+        #expect(await retryAfter() == "600")
+        while !cache.remembersFailure("k") { await Task.yield() }
+        // Past the ordinary backoff (5 s, even doubled to its 300 s cap) the limit still holds.
+        clock.advance(.seconds(400))
+        #expect(await retryAfter() == "200")
+        #expect(runs.value == 1)
+        clock.advance(.seconds(201))
+        #expect(try await cache.value(for: "k") { 3 } == 3, "tried again once the limit resets, not minutes later")
+    }
+
     @Test("peek never waits: nil while the work runs, the value once it is known")
     func peek() async throws {
         let cache = OutcomeCache<Int, String>(maxEntries: 10)

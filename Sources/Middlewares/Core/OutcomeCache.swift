@@ -4,7 +4,9 @@ import Synchronization
 /// Results of slow work by key (an `h1:` hash of a zip, a small download): done once even when
 /// asked for concurrently, kept, and failures remembered with exponential backoff, so a key whose
 /// work fails is tried again after `firstRetry`, then twice as long each time up to `maxRetry`,
-/// never on every request that asks. At most `maxEntries` results are kept (the oldest go first).
+/// never on every request that asks. A failure that says when to ask again (an `HTTPError` with
+/// `Retry-After`: a spent rate limit) is tried again then instead, and repeated meanwhile with the
+/// seconds left. At most `maxEntries` results are kept (the oldest go first).
 ///
 /// ```swift
 /// let sums = try await smallFiles.value(for: asset.id) { try await download(asset) }
@@ -90,7 +92,7 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Send
             case .running(let task, _)?:
                 return .running(task)
             case .failed(let error, let retryAt, _)? where now < retryAt:
-                return .backingOff(error)
+                return .backingOff(Self.retryingAfter(error, left: retryAt - now))
             case .failed(_, _, let count)?:
                 failures = count
             case nil:
@@ -115,11 +117,27 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Send
             case .success(let value):
                 state.slots[key] = .value(value)
             case .failure(let error):
+                if let seconds = Self.retryAfter(error) {
+                    state.slots[key] = .failed(error, retryAt: now() + .seconds(seconds), failures: failures)
+                    return
+                }
                 var wait = firstRetry
                 for _ in 0..<min(failures, 20) where wait < maxRetry { wait = wait * 2 }
                 state.slots[key] = .failed(error, retryAt: now() + min(wait, maxRetry), failures: failures + 1)
             }
         }
+    }
+
+    /// The seconds an `HTTPError`'s `Retry-After` names.
+    private static func retryAfter(_ error: any Error) -> Int? {
+        (error as? HTTPError)?.headers["Retry-After"].flatMap { Int($0.trimmingASCIIWhitespace()) }.map { max(1, $0) }
+    }
+
+    /// `error` with its `Retry-After` counting down to the retry.
+    private static func retryingAfter(_ error: any Error, left: Duration) -> any Error {
+        guard var error = error as? HTTPError, error.headers["Retry-After"] != nil else { return error }
+        error.headers["Retry-After"] = String(max(1, Int(left.seconds.rounded(.up))))
+        return error
     }
 
     /// Drops the oldest finished results once there are more than `maxEntries` (running work is kept).

@@ -21,7 +21,7 @@ public enum ProviderHashes {
             file = local
         case .upstream(let request, _):
             let response = try await downstream.fetch(request, timeout: .seconds(3600))
-            guard response.status == .ok else { throw HTTPError(.badGateway, "the source answered \(response.status.code)") }
+            guard response.status == .ok else { throw TerraformRegistry.failure(response.status, object: request.path) }
             // Spooled: a zip is read from its end.
             let spooled = try await Spool.collect(response.body, maxBytes: maxPackageBytes)
             guard spooled.sha256Hex == shasum else { throw mismatch }

@@ -115,10 +115,7 @@ final class ReleaseFeedRegistry: ModuleRegistrySource, ProviderRegistrySource {
             return try await smallAssets.value(for: asset.id) {
                 let request = try await self.feed.assetRequest(repo: repository, asset: asset)
                 let response = try await self.downstream.fetch(request, timeout: .seconds(60))
-                guard response.status == .ok else {
-                    Log.warning("provider metadata download failed", [("asset", asset.name), ("status", String(response.status.code))])
-                    throw Self.failure(response.status)
-                }
+                guard response.status == .ok else { throw TerraformRegistry.failure(response.status, object: asset.name) }
                 return try await response.body.collect(upTo: Self.maxSmallAssetBytes)
             }
         } catch let error as HTTPError where error.status == .notFound {
@@ -135,9 +132,5 @@ final class ReleaseFeedRegistry: ModuleRegistrySource, ProviderRegistrySource {
     func providerFile(_ provider: ProviderAddress, release: ProviderRelease, name: String) async throws -> RegistryObject {
         let asset = try await asset(provider, release, name)
         return .upstream(try await feed.assetRequest(repo: "terraform-provider-\(provider.type)", asset: asset), length: asset.size)
-    }
-
-    static func failure(_ status: HTTPStatus) -> HTTPError {
-        status == .notFound ? HTTPError(.notFound, "not found") : HTTPError(.badGateway, "the source answered \(status.code)")
     }
 }

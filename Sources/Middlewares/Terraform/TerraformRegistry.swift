@@ -120,7 +120,8 @@ public struct TerraformRegistry: Middleware {
                 guard let providers, mirror else { return Self.error(.notFound, "not found") }
                 return try await mirrorRoute(found, providers, request, context)
             }
-        } catch let error as HTTPError where error.status.code >= 400 && error.status.code < 500 && error.status != .unauthorized {
+        } catch let error as HTTPError where error.status.code >= 400 && error.status != .unauthorized {
+            // In the registry's error shape, with the error's headers (a 503's Retry-After).
             return Self.error(error.status, error.message, headers: error.headers)
         }
     }
@@ -320,12 +321,12 @@ public struct TerraformRegistry: Middleware {
                 return Response(headers: headers, body: ResponseBody(content: .empty, length: nil))
             }
             var response = try await next(upstreamRequest, context)
-            guard response.status == .ok else { throw Self.failure(response.status) }
+            guard response.status == .ok else { throw Self.failure(response.status, object: request.path) }
             response.headers = ["Content-Type": contentType]
             return response
         case .repositoryTarball(let upstreamRequest, let subdirectory):
             let upstream = try await next(upstreamRequest, context)
-            guard upstream.status == .ok else { throw Self.failure(upstream.status) }
+            guard upstream.status == .ok else { throw Self.failure(upstream.status, object: request.path) }
             let source = upstream.body
             return Response(headers: ["Content-Type": contentType], body: ResponseBody { writer in
                 let transform = try ReRootingTransform(subdirectory: subdirectory)
@@ -338,8 +339,12 @@ public struct TerraformRegistry: Middleware {
         }
     }
 
-    static func failure(_ status: HTTPStatus) -> HTTPError {
-        status == .notFound ? HTTPError(.notFound, "not found") : HTTPError(.badGateway, "the source answered \(status.code)")
+    /// What a client is told when the source did not deliver an object: 404 as it is; any other
+    /// status a short 502, the status itself only in the log (clients learn nothing of the source).
+    static func failure(_ status: HTTPStatus, object: String) -> HTTPError {
+        guard status != .notFound else { return HTTPError(.notFound, "not found") }
+        Log.warning("registry object not fetched", [("object", object), ("status", String(status.code))])
+        return HTTPError(.badGateway, "upstream unavailable")
     }
 
     static func contentType(ofProviderFile name: String) -> String {
