@@ -22,12 +22,14 @@ extension GitTag {
 }
 
 extension Release {
-    /// An item of `GET /repos/{owner}/{repo}/releases`.
+    /// An item of `GET /repos/{owner}/{repo}/releases`. Assets still being uploaded (`state: open`)
+    /// are left out: their bytes are not there yet. They appear once GitHub lists them `uploaded`.
     init?(githubJSON json: JSONValue) {
         guard let id = json["id"]?.int, let tag = json["tag_name"]?.string else { return nil }
+        let assets = json["assets"]?.array?.compactMap(ReleaseAsset.init(githubJSON:)) ?? []
         self.init(id: id, tag: tag, name: json["name"]?.string, draft: json["draft"]?.bool ?? false,
                   prerelease: json["prerelease"]?.bool ?? false, publishedAt: json["published_at"]?.string,
-                  assets: json["assets"]?.array?.compactMap(ReleaseAsset.init(githubJSON:)) ?? [])
+                  assets: assets.filter { $0.state == "uploaded" })
     }
 }
 

@@ -5,6 +5,8 @@ import Synchronization
 struct CachedPage: Sendable {
     let url: String
     let etag: String?
+    /// The media type of the body, without parameters, lower case (`application/json`).
+    let mediaType: String
     let body: [UInt8]
     let next: String?
 }

@@ -30,7 +30,8 @@ public final class GitHubSource: ReleaseFeed {
     let maxPageBytes = 16 << 20
     /// A listing stops after this many pages (10,000 items), whatever `Link` says.
     let maxPages = 100
-    private let reposPath: Mutex<String?>
+    /// Whether `owner` turned out to be a user rather than an organisation (nil: not known yet).
+    private let ownerIsUser = Mutex<Bool?>(nil)
 
     init(name: String, owner: String, api: GitHubAPI, credentials: GitHubCredentials, rateLimit: GitHubRateLimit,
          cache: GitHubMetadataCache, maxFileBytes: Int) {
@@ -42,7 +43,6 @@ public final class GitHubSource: ReleaseFeed {
         self.rateLimit = rateLimit
         self.cache = cache
         self.maxFileBytes = maxFileBytes
-        reposPath = Mutex(nil)
     }
 
     /// Changes whenever cached metadata changed or was invalidated: behaviours that derive their
@@ -64,26 +64,30 @@ public final class GitHubSource: ReleaseFeed {
             // An installation lists exactly what it was granted (GET /installation/repositories).
             all = try await list(api.url("/installation/repositories", query: [("per_page", "100")]), scope: "owner",
                                  decode: Repository.init(githubJSON:))
+        } else if ownerIsUser.withLock({ $0 }) == true {
+            all = try await userRepositories()
         } else {
-            let known = reposPath.withLock { $0 }
-            if let known {
-                all = try await list(api.url(known, query: [("per_page", "100")]), scope: "owner", decode: Repository.init(githubJSON:))
-            } else {
-                let org = "/orgs/\(Self.segment(owner))/repos"
-                let answer = try await listAnswer(api.url(org, query: [("per_page", "100")]), scope: "owner", decode: Repository.init(githubJSON:))
-                if answer.status == 404 {
-                    // Not an organisation: a user account lists its repositories elsewhere.
-                    let user = "/users/\(Self.segment(owner))/repos"
-                    reposPath.withLock { $0 = user }
-                    all = try await list(api.url(user, query: [("per_page", "100")]), scope: "owner", decode: Repository.init(githubJSON:))
-                } else {
-                    reposPath.withLock { $0 = org }
-                    all = answer.value as? [Repository] ?? []
-                }
-            }
+            let org = api.url("/orgs/\(Self.segment(owner))/repos", query: [("per_page", "100")])
+            let answer = try await listAnswer(org, scope: "owner", decode: Repository.init(githubJSON:))
+            // Not an organisation: a user account lists its repositories elsewhere.
+            ownerIsUser.withLock { $0 = answer.status == 404 }
+            all = answer.status == 404 ? try await userRepositories() : answer.value as? [Repository] ?? []
         }
         let prefix = owner.lowercasedASCII() + "/"
         return all.filter { $0.fullName.lowercasedASCII().hasPrefix(prefix) || !$0.fullName.contains("/") }
+    }
+
+    /// A user's repositories: `/users/{user}/repos` lists the public ones only, so a token also
+    /// lists what it reaches itself (`/user/repos`: its own repositories, and those it collaborates
+    /// on; the caller keeps the owner's).
+    private func userRepositories() async throws -> [Repository] {
+        let publicOnes = try await list(api.url("/users/\(Self.segment(owner))/repos", query: [("per_page", "100")]), scope: "owner",
+                                        decode: Repository.init(githubJSON:))
+        guard case .token = credentials else { return publicOnes }
+        let reachable = try await list(api.url("/user/repos", query: [("affiliation", "owner,collaborator"), ("per_page", "100")]),
+                                       scope: "owner", decode: Repository.init(githubJSON:))
+        let known = Set(reachable.map { $0.fullName.lowercasedASCII() })
+        return reachable + publicOnes.filter { !known.contains($0.fullName.lowercasedASCII()) }
     }
 
     /// One repository, or nil when it does not exist or is not visible.
@@ -113,15 +117,17 @@ public final class GitHubSource: ReleaseFeed {
     }
 
     /// The bytes of the file at `path` in `ref` (the default branch when nil), up to the source's
-    /// `maxFileBytes`; nil when the repository, ref or file does not exist.
+    /// `maxFileBytes`; nil when the repository, ref or file does not exist (or `path` is a folder).
     public func file(repo: String, path: String, ref: String? = nil) async throws -> [UInt8]? {
         guard let repoPath = repoPath(repo), Self.isValidFilePath(path) else { return nil }
         if let ref, !Self.isValidRef(ref) { return nil }
         let url = api.url(repoPath + "/contents/" + PercentEncoding.encodePath(path), query: ref.map { [("ref", $0)] } ?? [])
-        let limit = maxFileBytes
-        let answer = try await cached(url, accept: GitHubAPI.raw, scope: Self.scope(repo), limit: limit, single: true) { body in body }
+        let answer = try await cached(url, accept: GitHubAPI.raw, scope: Self.scope(repo), limit: maxFileBytes, single: true) { page in
+            // Under the raw media type a file comes as its bytes, a folder as its JSON listing.
+            page.mediaType == "application/json" ? [] : [page.body]
+        }
         guard answer.status == 200 else { return nil }
-        return answer.value as? [UInt8]
+        return (answer.value as? [[UInt8]])?.first
     }
 
     /// The entries of the folder `path` in `ref` (the default branch when nil); nil when the
@@ -130,9 +136,9 @@ public final class GitHubSource: ReleaseFeed {
         guard let repoPath = repoPath(repo), path.isEmpty || Self.isValidFilePath(path) else { return nil }
         if let ref, !Self.isValidRef(ref) { return nil }
         let url = api.url(repoPath + "/contents/" + PercentEncoding.encodePath(path), query: ref.map { [("ref", $0)] } ?? [])
-        let answer = try await cached(url, accept: GitHubAPI.json, scope: Self.scope(repo), limit: maxPageBytes, single: true) { body in
+        let answer = try await cached(url, accept: GitHubAPI.json, scope: Self.scope(repo), limit: maxPageBytes, single: true) { page in
             // A folder is a JSON array; a file is one object, which is not a folder.
-            guard let items = (try? JSONParser.parse(body))?.array else { return [[RepositoryEntry]]() }
+            guard let items = (try? JSONParser.parse(page.body))?.array else { return [[RepositoryEntry]]() }
             return [items.compactMap(RepositoryEntry.init(githubJSON:))]
         }
         guard answer.status == 200 else { return nil }
@@ -147,9 +153,11 @@ public final class GitHubSource: ReleaseFeed {
 
     // MARK: Downloads (streamed by `upstream`)
 
-    /// A request for the gzipped tarball of `ref` (a tag, branch or commit SHA). GitHub redirects it
-    /// to codeload, which `upstream` follows. The top directory inside is `owner-repo-<sha7>/`.
-    /// The cache key names the commit when the ref is a tag or a SHA, so the same bytes are shared.
+    /// A request for the gzipped tarball of `ref` (a tag, branch or commit SHA): an API call that
+    /// GitHub answers with a redirect to codeload, made by `upstream` through the source (its
+    /// `fetch`), so it counts against the rate limit like any call. The top directory inside is
+    /// `owner-repo-<sha7>/`. The cache key names the commit when the ref is a tag or a SHA, so the
+    /// same bytes are shared.
     public func tarballRequest(repo: String, ref: String) async throws -> Request {
         try await archiveRequest(repo: repo, ref: ref, kind: "tarball", suffix: "tar.gz")
     }
@@ -162,9 +170,9 @@ public final class GitHubSource: ReleaseFeed {
         try await archiveRequest(repo: repo, ref: ref, kind: "zipball", suffix: "zip")
     }
 
-    /// A request for a release asset's bytes. GitHub answers 302 to a storage host (or 200); the
-    /// client follows the redirect without the Authorization header (HTTPClient drops credentials on
-    /// a cross-origin redirect), as the storage host refuses requests that carry one.
+    /// A request for a release asset's bytes. `upstream` makes the API call through the source
+    /// (slots, rate limit, token), then fetches the storage URL GitHub redirects to without
+    /// credentials, as the storage host refuses requests that carry one.
     public func assetRequest(repo: String, asset: ReleaseAsset) async throws -> Request {
         try await assetRequest(repo: repo, assetID: asset.id)
     }
@@ -172,14 +180,8 @@ public final class GitHubSource: ReleaseFeed {
     /// A request for release asset `assetID` of `repo`.
     public func assetRequest(repo: String, assetID: Int) async throws -> Request {
         guard let path = repoPath(repo) else { throw HTTPError(.notFound, "no such repository") }
-        let authorization = try await authorization()
-        guard var request = Request(url: api.url(path + "/releases/assets/\(assetID)"),
-                                    headers: api.headers(accept: "application/octet-stream", authorization: authorization)) else {
-            throw HTTPError(.internalServerError, "cannot build the asset request")
-        }
-        request.upstream = UpstreamOptions(client: client, followRedirects: true, cacheKey: "github-asset:\(owner)/\(repo)/\(assetID)",
-                                           immutable: true)
-        return request
+        return try download(path + "/releases/assets/\(assetID)", accept: "application/octet-stream",
+                            cacheKey: "github-asset:\(owner)/\(repo)/\(assetID)", immutable: true)
     }
 
     private func archiveRequest(repo: String, ref: String, kind: String, suffix: String) async throws -> Request {
@@ -191,25 +193,22 @@ public final class GitHubSource: ReleaseFeed {
         } else if let tag = try await tags(repo: repo).first(where: { $0.name == ref }) {
             sha = tag.sha
         }
-        let authorization = try await authorization()
         // A tag is fetched by its commit, so the bytes match the cache key even if the tag moves meanwhile.
         let target = sha ?? ref
-        guard var request = Request(url: api.url(path + "/\(kind)/" + Self.refPath(target)),
-                                    headers: api.headers(accept: GitHubAPI.json, authorization: authorization)) else {
-            throw HTTPError(.internalServerError, "cannot build the archive request")
-        }
-        request.upstream = UpstreamOptions(client: client, followRedirects: true,
-                                           cacheKey: "github:\(owner)/\(repo)@\(target).\(suffix)", immutable: sha != nil)
-        return request
+        return try download(path + "/\(kind)/" + Self.refPath(target), accept: GitHubAPI.json,
+                            cacheKey: "github:\(owner)/\(repo)@\(target).\(suffix)", immutable: sha != nil)
     }
 
-    private func authorization() async throws -> String? {
-        do {
-            return try await credentials.authorization()
-        } catch let error as GitHubError {
-            Log.error("github credentials failed", [("source", name), ("reason", error.description)])
-            throw error.httpError
+    /// An upstream request for a download endpoint, fetched through the API (`GitHubAPI.download`).
+    /// It carries no credentials: the token is taken when the call is made.
+    private func download(_ path: String, accept: String, cacheKey: String, immutable: Bool) throws -> Request {
+        guard var request = Request(url: api.url(path), headers: api.headers(accept: accept, authorization: nil)) else {
+            throw HTTPError(.internalServerError, "cannot build the download request")
         }
+        let api = self.api
+        request.upstream = UpstreamOptions(client: client, followRedirects: false, cacheKey: cacheKey, immutable: immutable,
+                                           fetch: { request, deadline in try await api.download(request, deadline: deadline) })
+        return request
     }
 
     // MARK: Invalidation
@@ -238,8 +237,8 @@ public final class GitHubSource: ReleaseFeed {
     }
 
     private func listAnswer<T: Sendable>(_ url: String, scope: String, decode: @escaping @Sendable (JSONValue) -> T?) async throws -> CachedAnswer {
-        try await cached(url, accept: GitHubAPI.json, scope: scope, limit: maxPageBytes) { body in
-            guard let json = try? JSONParser.parse(body) else { return [T]() }
+        try await cached(url, accept: GitHubAPI.json, scope: scope, limit: maxPageBytes) { page in
+            guard let json = try? JSONParser.parse(page.body) else { return [T]() }
             // Most lists are arrays; /installation/repositories wraps its list in an object.
             let items = json.array ?? json["repositories"]?.array ?? []
             return items.compactMap(decode)
@@ -247,17 +246,17 @@ public final class GitHubSource: ReleaseFeed {
     }
 
     private func object<T: Sendable>(_ url: String, repo: String, decode: @escaping @Sendable (JSONValue) -> T?) async throws -> T? {
-        let answer = try await cached(url, accept: GitHubAPI.json, scope: Self.scope(repo), limit: maxPageBytes, single: true) { body in
-            (try? JSONParser.parse(body)).flatMap(decode).map { [$0] } ?? [T]()
+        let answer = try await cached(url, accept: GitHubAPI.json, scope: Self.scope(repo), limit: maxPageBytes, single: true) { page in
+            (try? JSONParser.parse(page.body)).flatMap(decode).map { [$0] } ?? [T]()
         }
         guard answer.status == 200 else { return nil }
         return (answer.value as? [T])?.first
     }
 
     /// Fetches `url` and the pages its `Link` headers name, conditionally where an earlier answer
-    /// left ETags, and decodes the concatenated pages with `decode` (bytes → array of items).
+    /// left ETags, and decodes the concatenated pages with `decode` (a page → its items).
     private func cached<T: Sendable>(_ url: String, accept: String, scope: String, limit: Int, single: Bool = false,
-                                     decode: @escaping @Sendable ([UInt8]) -> [T]) async throws -> CachedAnswer {
+                                     decode: @escaping @Sendable (CachedPage) -> [T]) async throws -> CachedAnswer {
         let api = self.api, maxPages = self.maxPages
         do {
             return try await cache.answer(url + " " + accept, scope: scope) { previous in
@@ -272,7 +271,8 @@ public final class GitHubSource: ReleaseFeed {
                     case 200:
                         var link = single ? nil : LinkHeader(answer.headers.values("Link")).next
                         if let target = link, !api.isAPI(target) { link = nil }
-                        pages.append(CachedPage(url: current, etag: answer.headers["ETag"], body: answer.body, next: link))
+                        let mediaType = answer.headers["Content-Type"]?.split(separator: ";").first?.trimmingASCIIWhitespace().lowercasedASCII()
+                        pages.append(CachedPage(url: current, etag: answer.headers["ETag"], mediaType: mediaType ?? "", body: answer.body, next: link))
                     case 404 where pages.isEmpty:
                         return CachedAnswer(status: 404, pages: [], value: [T]())
                     case 403:
@@ -282,7 +282,7 @@ public final class GitHubSource: ReleaseFeed {
                     }
                     next = pages.last?.next
                 }
-                return CachedAnswer(status: 200, pages: pages, value: pages.flatMap { decode($0.body) })
+                return CachedAnswer(status: 200, pages: pages, value: pages.flatMap(decode))
             }
         } catch let error as GitHubError {
             if case .rateLimited = error {} else {

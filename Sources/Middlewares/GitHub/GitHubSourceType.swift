@@ -17,6 +17,8 @@ extension GitHubSource {
             OptionSpec("cacheBytes", "size", "memory for cached metadata", default: "32MiB"),
             OptionSpec("maxFileBytes", "size", "largest file read from a repository", default: "8MiB"),
             OptionSpec("timeout", "duration", "connect and first-byte timeout of API calls", default: "30s"),
+            OptionSpec("maxConcurrentCalls", "int", "API calls in flight at once (GitHub's secondary limits punish concurrency)",
+                       default: "8"),
         ],
         build: { options, _ in
             let name = options.pointer.tokens.last ?? "github"
@@ -34,6 +36,7 @@ extension GitHubSource {
             let freshFor = options.duration("freshFor", default: .seconds(60))
             let cacheBytes = options.size("cacheBytes", default: 32 << 20)
             let maxFileBytes = options.size("maxFileBytes", default: 8 << 20)
+            let slots = GitHubCallSlots(limit: options.int("maxConcurrentCalls", default: 8, range: 1...100))
             let token = options.secret("token")
             let appOptions = options.object("app", allowed: ["id", "installation", "privateKey", "privateKeyFile"])
             if appOptions != nil, token != nil {
@@ -66,7 +69,7 @@ extension GitHubSource {
                 var endpoint = base
                 if endpoint.path.hasSuffix("/") { endpoint.path.removeLast() }
                 let tokens = InstallationTokenCache(app: app, endpoint: "\(endpoint.origin)\(endpoint.path)/app/installations/\(app.installation)/access_tokens",
-                                                    client: client, rateLimit: rateLimit)
+                                                    client: client, rateLimit: rateLimit, callTimeout: timeout.seconds)
                 credentials = .app(tokens)
             } else if let token {
                 credentials = .token(token)
@@ -74,7 +77,7 @@ extension GitHubSource {
                 options.warning(nil, "no \"app\" or \"token\": only public repositories are visible, at 60 API calls an hour")
                 credentials = .anonymous
             }
-            api = GitHubAPI(base: base, client: client, credentials: credentials, rateLimit: rateLimit)
+            api = GitHubAPI(base: base, client: client, credentials: credentials, rateLimit: rateLimit, slots: slots)
             return GitHubSource(name: name, owner: owner, api: api, credentials: credentials, rateLimit: rateLimit,
                                 cache: GitHubMetadataCache(freshFor: freshFor, maxBytes: cacheBytes), maxFileBytes: maxFileBytes)
         })

@@ -6,7 +6,7 @@ import Testing
 @Suite("GitHub metadata cache: freshness, single flight, invalidation, stale on refusal")
 struct GitHubMetadataCacheTests {
     static func answer(_ value: String, etag: String = "e1") -> CachedAnswer {
-        CachedAnswer(status: 200, pages: [CachedPage(url: "u", etag: etag, body: Array(value.utf8), next: nil)], value: value)
+        CachedAnswer(status: 200, pages: [CachedPage(url: "u", etag: etag, mediaType: "application/json", body: Array(value.utf8), next: nil)], value: value)
     }
 
     @Test("a fresh answer is served without loading; concurrent callers share one load")
