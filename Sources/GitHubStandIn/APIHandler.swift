@@ -12,7 +12,7 @@ struct APIHandler: Middleware {
         guard request.path.hasPrefix(prefix + "/") || request.path == prefix else { return notFound("other") }
         let path = String(request.path.dropFirst(prefix.count))
         let segments = path.split(separator: "/", omittingEmptySubsequences: true).map { PercentEncoding.decode($0) ?? String($0) }
-        let now = WallClock.now
+        let now = state.now
         state.count("api")
         if request.method == .post, segments.count == 4, segments[0] == "app", segments[1] == "installations", segments[3] == "access_tokens" {
             let response = AppTokens(state: state).mint(request, installation: segments[2], now: now)
@@ -35,10 +35,8 @@ struct APIHandler: Middleware {
         }
         if let secondary = state.takeSecondaryLimit() {
             state.count("api.secondaryLimited")
-            var response = GitHubJSON.error(secondary.status, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
-                                            + "If you reach out to GitHub Support for help, please include the request ID.")
-            response.headers["Retry-After"] = String(secondary.retryAfter)
-            return finish(response, kind: "secondary", caller: caller, limit: limit, use: false, now: now)
+            return finish(GitHubJSON.secondaryLimit(status: secondary.status, retryAfter: secondary.retryAfter), kind: "secondary",
+                          caller: caller, limit: limit, use: false, now: now)
         }
         if state.rateLimit(for: caller.key, limit: limit, use: false, now: now).remaining == 0 {
             state.count("api.rateLimited")

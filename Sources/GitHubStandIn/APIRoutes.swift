@@ -21,14 +21,27 @@ struct APIRoutes {
             return ("repos", await ownerRepositories(s[1], organisation: true))
         case 3 where s[0] == "users" && s[2] == "repos":
             return ("repos", await ownerRepositories(s[1], organisation: false))
+        case 2 where s == ["user", "repos"]:
+            return ("repos", await authenticatedUserRepositories())
         default:
             break
         }
-        guard s.count >= 3, s[0] == "repos" else { return ("other", notFound) }
-        guard let repo = fixtures.repo(owner: s[1], name: s[2]), caller.canSee(repo) else {
-            return (Self.kind(Array(s.dropFirst(3))), notFound)
+        // `/repos/{owner}/{repo}/…`, or `/repositories/{id}/…` (where a renamed repository's 301 leads).
+        let repo: FixtureRepo?
+        let rest: [String]
+        if s.count >= 2, s[0] == "repositories", let id = Int(s[1]) {
+            repo = fixtures.repo(id: id)
+            rest = Array(s.dropFirst(2))
+        } else if s.count >= 3, s[0] == "repos" {
+            repo = fixtures.repo(owner: s[1], name: s[2])
+            rest = Array(s.dropFirst(3))
+            if repo == nil, let moved = fixtures.movedRepo(owner: s[1], name: s[2]), caller.canSee(moved) {
+                return ("moved", movedPermanently(to: moved, rest: rest))
+            }
+        } else {
+            return ("other", notFound)
         }
-        let rest = Array(s.dropFirst(3))
+        guard let repo, caller.canSee(repo) else { return (Self.kind(rest), notFound) }
         switch rest.first {
         case nil:
             return ("repo", APIResponses.json(shapes.repository(repo, defaultBranch: await fixtures.defaultBranch(repo)), request: request))
@@ -69,6 +82,42 @@ struct APIRoutes {
         return APIResponses.page(items, request: request, base: state.urls.api) { slice in
             .object(JSONObject([("total_count", .number(Double(total))), ("repositories", slice)]))
         }
+    }
+
+    /// A renamed repository: 301 to the same path under `/repositories/{id}`, as GitHub answers.
+    private func movedPermanently(to repo: FixtureRepo, rest: [String]) -> Response {
+        var location = "\(base)/repositories/\(repo.id)" + rest.map { "/" + PercentEncoding.encodePathSegment($0) }.joined()
+        if let query = request.query { location += "?" + query }
+        var response = Response.json(.object(JSONObject([
+            ("message", "Moved Permanently"), ("url", .string(location)),
+            ("documentation_url", "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects"),
+        ])), status: .movedPermanently)
+        response.headers["Location"] = location
+        return response
+    }
+
+    /// `GET /user/repos`: the repositories of the token's user by `affiliation` (`owner`: the
+    /// user's own; `collaborator`: none here; `organization_member`: the organisations'), private
+    /// ones included. It needs a user's token.
+    private func authenticatedUserRepositories() async -> Response {
+        let login: String?
+        switch caller {
+        case .anonymous: return GitHubJSON.error(401, "Requires authentication")
+        case .installation: return GitHubJSON.error(403, "Resource not accessible by integration")
+        case .user(let index, _): login = state.config.tokens[index].login
+        }
+        let affiliation = (request.query("affiliation") ?? "owner,collaborator,organization_member").split(separator: ",").map(String.init)
+        var chosen: [FixtureRepo] = []
+        for owner in fixtures.owners() {
+            let isOrganisation = state.config.ownerType(owner) == "Organization"
+            let mine = login.map { $0.lowercased() == owner.lowercased() } ?? false
+            if (mine && affiliation.contains("owner")) || (isOrganisation && affiliation.contains("organization_member")) {
+                chosen += fixtures.repos(owner: owner).filter { caller.canSee($0) }
+            }
+        }
+        var items: [JSONValue] = []
+        for repo in chosen { items.append(shapes.repository(repo, defaultBranch: await fixtures.defaultBranch(repo))) }
+        return APIResponses.page(items, request: request, base: state.urls.api)
     }
 
     private func ownerRepositories(_ login: String, organisation: Bool) async -> Response {

@@ -18,7 +18,9 @@ struct ControlHandler: Middleware {
         let json = body.isEmpty ? JSONValue.object(JSONObject()) : try parse(body)
         switch (request.method, request.path) {
         case (.get, "/_standin/counters"):
-            return Response.json(.object(JSONObject(state.counters.sorted { $0.key < $1.key }.map { ($0.key, .number(Double($0.value))) })))
+            var counters = state.counters
+            counters["api.peakConcurrency"] = state.peakInFlight
+            return Response.json(.object(JSONObject(counters.sorted { $0.key < $1.key }.map { ($0.key, .number(Double($0.value))) })))
         case (.post, "/_standin/counters/reset"):
             state.resetCounters()
             return Response.json(["reset": true])
@@ -59,7 +61,10 @@ struct ControlHandler: Middleware {
     /// `{"secondaryLimit": {"status": 429, "retryAfter": 30, "count": 1}}`,
     /// `{"serverErrors": {"status": 502, "count": 2, "on": "api"}}` (`on`: api, codeload, objects, all),
     /// `{"resetBodies": {"afterBytes": 1000, "count": 1, "on": "codeload"}}`, `{"tokenLifetimeSeconds": 5}`,
-    /// `{"revokeTokens": true}` (every issued installation token becomes unknown: 401).
+    /// `{"revokeTokens": true}` (every issued installation token becomes unknown: 401),
+    /// `{"clockSkewSeconds": -90}` (GitHub's clock 90 s behind: the gateway's runs fast),
+    /// `{"maxConcurrent": 4}` (more API requests at once get a secondary-limit refusal),
+    /// `{"statelessTokens": true}` (installation tokens in GitHub's long stateless format).
     private func apply(_ json: JSONValue) throws {
         guard let object = json.object else { throw HTTPError(.badRequest, "expected a JSON object") }
         var problems: [String] = []
@@ -70,13 +75,15 @@ struct ControlHandler: Middleware {
                     knobs.latencyMilliseconds = max(0, value.int ?? 0)
                 case "rateLimit":
                     if value["exhausted"]?.bool == true {
-                        knobs.exhaustedUntil = WallClock.now + (value["resetInSeconds"]?.number ?? 3600)
+                        knobs.exhaustedUntil = WallClock.now + knobs.clockSkew + (value["resetInSeconds"]?.number ?? 3600)
                     } else {
                         knobs.exhaustedUntil = nil
                     }
                 case "secondaryLimit":
+                    // `"retryAfter": null` sends the refusal without Retry-After, as GitHub may.
                     knobs.secondary = value == .null ? nil
-                        : (value["status"]?.int ?? 403, value["retryAfter"]?.int ?? 60, value["count"]?.int ?? 1)
+                        : (value["status"]?.int ?? 403, value["retryAfter"] == .null ? nil : value["retryAfter"]?.int ?? 60,
+                           value["count"]?.int ?? 1)
                 case "serverErrors":
                     knobs.serverErrors = value == .null ? nil
                         : (value["status"]?.int ?? 502, value["count"]?.int ?? 1, value["on"]?.string ?? "api")
@@ -87,6 +94,12 @@ struct ControlHandler: Middleware {
                     knobs.tokenLifetime = max(1, value.number ?? 3600)
                 case "revokeTokens":
                     break
+                case "clockSkewSeconds":
+                    knobs.clockSkew = value.number ?? 0
+                case "maxConcurrent":
+                    knobs.maxConcurrent = value == .null ? 100 : max(1, value.int ?? 100)
+                case "statelessTokens":
+                    knobs.statelessTokens = value.bool ?? false
                 default:
                     problems.append(key)
                 }
@@ -99,8 +112,11 @@ struct ControlHandler: Middleware {
     private func describe(_ knobs: Knobs) -> JSONValue {
         var object = JSONObject([("latencyMs", .number(Double(knobs.latencyMilliseconds))), ("tokenLifetimeSeconds", .number(knobs.tokenLifetime))])
         object["rateLimitExhaustedUntil"] = knobs.exhaustedUntil.map { .number($0.rounded(.down)) } ?? .null
+        object["clockSkewSeconds"] = .number(knobs.clockSkew)
+        object["maxConcurrent"] = .number(Double(knobs.maxConcurrent))
+        object["statelessTokens"] = .bool(knobs.statelessTokens)
         object["secondaryLimit"] = knobs.secondary.map { .object(JSONObject([("status", .number(Double($0.status))),
-                                                                             ("retryAfter", .number(Double($0.retryAfter))),
+                                                                             ("retryAfter", $0.retryAfter.map { .number(Double($0)) } ?? .null),
                                                                              ("count", .number(Double($0.count)))])) } ?? .null
         object["serverErrors"] = knobs.serverErrors.map { .object(JSONObject([("status", .number(Double($0.status))),
                                                                               ("count", .number(Double($0.count))), ("on", .string($0.on))])) } ?? .null

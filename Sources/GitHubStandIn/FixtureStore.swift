@@ -38,6 +38,8 @@ struct FixtureAsset: Sendable {
     let size: Int64
     let path: String
     let createdAt: Double
+    /// `uploaded`, or `open` while the upload is still under way.
+    let state: String
 }
 
 /// The fixture folder, read on every request (tests add tags and releases while the stand-in runs):
@@ -46,7 +48,9 @@ struct FixtureAsset: Sendable {
 /// <root>/standin.json
 /// <root>/repos/<owner>/<repo>/          a git repository (working tree or bare), tags and branches made with git
 /// <root>/repos/<owner>/<repo>.json      optional: {"private": true, "topics": [...], "description": "...", "archived": false}
+/// <root>/repos/<owner>/<old>.json        {"movedTo": "<repo>"} alone: a renamed repository (the API answers 301)
 /// <root>/releases/<owner>/<repo>/<tag>.json    {"name", "body", "draft", "prerelease", "created_at", "assets": [...]}
+///                                               (an asset: a name, or {"name", "file", "label", "content_type", "state"})
 /// <root>/releases/<owner>/<repo>/<tag>/<file>  the assets (all files there when "assets" is not given)
 /// ```
 /// A tag containing `/` is written with `%2F` in file names.
@@ -81,6 +85,23 @@ struct FixtureStore: Sendable {
         let names = (try? fileManager.contentsOfDirectory(atPath: base)) ?? []
         guard let match = names.first(where: { $0.lowercased() == name.lowercased() && isGitRepository(base + "/" + $0) }) else { return nil }
         return load(owner: owner, name: match)
+    }
+
+    /// The repository `name` of `owner` was renamed to (`<name>.json` holding `{"movedTo": "..."}`
+    /// where no repository of that name is left), if it exists.
+    func movedRepo(owner login: String, name: String) -> FixtureRepo? {
+        guard let owner = owner(login), !name.contains("/"), name != ".", name != "..",
+              let data = fileManager.contents(atPath: root + "/repos/\(owner)/\(name).json"),
+              let target = (try? JSONParser.parse([UInt8](data)))?["movedTo"]?.string else { return nil }
+        return repo(owner: owner, name: target)
+    }
+
+    /// The repository with GitHub id `id` (`/repositories/{id}/…`).
+    func repo(id: Int) -> FixtureRepo? {
+        for owner in owners() {
+            if let repo = repos(owner: owner).first(where: { $0.id == id }) { return repo }
+        }
+        return nil
     }
 
     private func load(owner: String, name: String) -> FixtureRepo {
@@ -206,7 +227,8 @@ struct FixtureStore: Sendable {
             assets.append(FixtureAsset(id: StableID.of("asset:\(repo.fullName.lowercased())/\(tag)/\(name)"), name: name,
                                        label: item["label"]?.string ?? "",
                                        contentType: item["content_type"]?.string ?? Self.contentType(name), size: size,
-                                       path: assetDir + "/" + fileName, createdAt: assetCreated))
+                                       path: assetDir + "/" + fileName, createdAt: assetCreated,
+                                       state: item["state"]?.string ?? "uploaded"))
         }
         return FixtureRelease(id: StableID.of("release:\(repo.fullName.lowercased())/\(tag)"), tag: tag, name: json["name"]?.string ?? tag,
                               body: json["body"]?.string, draft: draft, prerelease: json["prerelease"]?.bool ?? false,

@@ -70,7 +70,7 @@ struct GitHubJSON {
         .object(JSONObject([
             ("url", .string("\(api)/repos/\(repo.fullName)/releases/assets/\(asset.id)")), ("id", .number(Double(asset.id))),
             ("node_id", Self.nodeID("ReleaseAsset", asset.id)), ("name", .string(asset.name)), ("label", .string(asset.label)),
-            ("uploader", owner(repo.owner)), ("content_type", .string(asset.contentType)), ("state", "uploaded"),
+            ("uploader", owner(repo.owner)), ("content_type", .string(asset.contentType)), ("state", .string(asset.state)),
             ("size", .number(Double(asset.size))), ("digest", digest(asset)), ("download_count", 0),
             ("created_at", Self.time(asset.createdAt)), ("updated_at", Self.time(asset.createdAt)),
             ("browser_download_url", .string("\(api)/\(repo.fullName)/releases/download/\(PercentEncoding.encodePath(release.tag))/\(asset.name)")),
@@ -85,10 +85,19 @@ struct GitHubJSON {
         return .string("sha256:" + Hex.encode(Digest.sha256(bytes)))
     }
 
+    /// A secondary-limit refusal, with `Retry-After` only when given (GitHub sends it or not).
+    static func secondaryLimit(status: Int, retryAfter: Int?) -> Response {
+        var response = error(status, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+                             + "If you reach out to GitHub Support for help, please include the request ID.",
+                             documentation: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits")
+        if let retryAfter { response.headers["Retry-After"] = String(retryAfter) }
+        return response
+    }
+
     /// GitHub's error body: `{"message", "documentation_url", "status"}`.
-    static func error(_ status: Int, _ message: String) -> Response {
+    static func error(_ status: Int, _ message: String, documentation: String = "https://docs.github.com/rest") -> Response {
         var response = Response.json(.object(JSONObject([
-            ("message", .string(message)), ("documentation_url", "https://docs.github.com/rest"), ("status", .string(String(status))),
+            ("message", .string(message)), ("documentation_url", .string(documentation)), ("status", .string(String(status))),
         ])), status: HTTPStatus(status))
         response.headers["Content-Type"] = "application/json; charset=utf-8"
         return response

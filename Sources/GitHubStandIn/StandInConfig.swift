@@ -6,8 +6,9 @@ import Pipeline
 ///
 /// ```json
 /// {"owners": {"acme": {"type": "Organization"}},
-///  "app": {"id": 1001, "publicKeyFile": "app.pub.pem", "installations": [{"id": 2002, "account": "acme"}]},
-///  "tokens": [{"token": "ghp_test", "drafts": true}],
+///  "app": {"id": 1001, "clientId": "Iv23liStandIn", "publicKeyFile": "app.pub.pem",
+///          "installations": [{"id": 2002, "account": "acme"}]},
+///  "tokens": [{"token": "ghp_test", "drafts": true, "login": "alice"}],
 ///  "tokenLifetimeSeconds": 3600, "rateLimit": 5000, "anonymousRateLimit": 60,
 ///  "webhookSecret": "s3cret", "oidc": {"requestToken": "runner-token", "claims": {"repository_owner": "acme"}}}
 /// ```
@@ -21,10 +22,14 @@ struct StandInConfig: Sendable {
         let token: String
         /// Whether the token's user may see draft releases (push access).
         let drafts: Bool
+        /// The user the token belongs to (`/user/repos?affiliation=owner` lists that user's repositories).
+        let login: String?
     }
 
     var owners: [String: String] = [:]
     var appID: Int?
+    /// The App's Client ID, which GitHub accepts (and recommends) as the JWT's `iss`.
+    var appClientID: String?
     var appPublicKey: PublicKey?
     var installations: [Installation] = []
     var tokens: [StaticToken] = []
@@ -45,6 +50,7 @@ struct StandInConfig: Sendable {
         }
         if let app = json["app"] {
             config.appID = app["id"]?.int
+            config.appClientID = app["clientId"]?.string
             if let path = app["publicKeyFile"]?.string {
                 let resolved = path.hasPrefix("/") ? path : root + "/" + path
                 guard let key = OpenFile(path: resolved) else { throw StandInError("cannot read \(resolved)") }
@@ -57,7 +63,7 @@ struct StandInConfig: Sendable {
         }
         for token in json["tokens"]?.array ?? [] {
             guard let value = token["token"]?.string else { continue }
-            config.tokens.append(StaticToken(token: value, drafts: token["drafts"]?.bool ?? false))
+            config.tokens.append(StaticToken(token: value, drafts: token["drafts"]?.bool ?? false, login: token["login"]?.string))
         }
         if let lifetime = json["tokenLifetimeSeconds"]?.number { config.tokenLifetime = lifetime }
         if let limit = json["rateLimit"]?.int { config.rateLimit = limit }

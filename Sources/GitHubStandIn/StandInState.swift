@@ -7,14 +7,21 @@ struct Knobs: Sendable {
     var latencyMilliseconds = 0
     /// When set, every identity's primary limit is spent until this wall-clock time.
     var exhaustedUntil: Double?
-    /// The next `count` API calls get a secondary-limit refusal.
-    var secondary: (status: Int, retryAfter: Int, count: Int)?
+    /// The next `count` API calls get a secondary-limit refusal (without `Retry-After` when nil).
+    var secondary: (status: Int, retryAfter: Int?, count: Int)?
     /// The next `count` answers on listener `on` are this 5xx.
     var serverErrors: (status: Int, count: Int, on: String)?
     /// The next `count` bodies on listener `on` are cut after `afterBytes` by a connection reset.
     var resetBodies: (afterBytes: Int, count: Int, on: String)?
     /// Lifetime of newly minted installation tokens.
     var tokenLifetime: Double
+    /// GitHub's clock minus the real one, in seconds: -90 plays a gateway whose clock runs 90 s fast.
+    var clockSkew: Double = 0
+    /// More API requests in flight than this get a secondary-limit refusal (GitHub: 100).
+    var maxConcurrent = 100
+    /// Installation tokens in GitHub's stateless format (`ghs_<app id>_<JWT>`, about 520
+    /// characters with dots), as `X-GitHub-Stateless-S2S-Token: enabled` asks for one token.
+    var statelessTokens = false
 }
 
 /// An installation token the stand-in issued.
@@ -41,6 +48,9 @@ final class StandInState: Sendable {
         /// Rate-limit use per identity: calls used and the wall-clock reset time.
         var usage: [String: (used: Int, reset: Double)] = [:]
         var urls = URLs()
+        /// API requests being answered now, and the most there were at once since the counters were reset.
+        var inFlight = 0
+        var peakInFlight = 0
         var oidcKeys: [(kid: String, key: PrivateKey, published: Bool)] = []
     }
 
@@ -66,7 +76,32 @@ final class StandInState: Sendable {
 
     var counters: [String: Int] { state.withLock { $0.counters } }
 
-    func resetCounters() { state.withLock { $0.counters = [:] } }
+    func resetCounters() {
+        state.withLock { state in
+            state.counters = [:]
+            state.peakInFlight = state.inFlight
+        }
+    }
+
+    /// The most API requests in flight at once since the counters were reset.
+    var peakInFlight: Int { state.withLock { $0.peakInFlight } }
+
+    /// Counts an API request in; false (and not counted) when `maxConcurrent` are already in flight.
+    func enterAPI() -> Bool {
+        state.withLock { state in
+            guard state.inFlight < state.knobs.maxConcurrent else { return false }
+            state.inFlight += 1
+            state.peakInFlight = max(state.peakInFlight, state.inFlight)
+            return true
+        }
+    }
+
+    func leaveAPI() { state.withLock { $0.inFlight -= 1 } }
+
+    // MARK: clock
+
+    /// GitHub's time: the real clock moved by the `clockSkew` knob.
+    var now: Double { WallClock.now + state.withLock { $0.knobs.clockSkew } }
 
     // MARK: knobs
 
@@ -93,7 +128,7 @@ final class StandInState: Sendable {
     }
 
     /// Consumes one injected secondary-limit refusal, if any.
-    func takeSecondaryLimit() -> (status: Int, retryAfter: Int)? {
+    func takeSecondaryLimit() -> (status: Int, retryAfter: Int?)? {
         state.withLock { state in
             guard let fault = state.knobs.secondary, fault.count > 0 else { return nil }
             state.knobs.secondary = fault.count > 1 ? (fault.status, fault.retryAfter, fault.count - 1) : nil
@@ -103,15 +138,30 @@ final class StandInState: Sendable {
 
     // MARK: tokens
 
-    /// Mints an installation token (`ghs_` and 36 characters, like GitHub's).
-    func mintToken(installation: StandInConfig.Installation, now: Double) -> (token: String, expiresAt: Double) {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
-        let token = "ghs_" + String(decoding: SecureRandom.bytes(36).map { alphabet[Int($0) % alphabet.count] }, as: UTF8.self)
-        return state.withLock { state in
-            let expiresAt = (now + state.knobs.tokenLifetime).rounded(.down)
-            state.tokens[token] = IssuedToken(installation: installation.id, account: installation.account, expiresAt: expiresAt)
-            return (token, expiresAt)
+    /// Mints an installation token: `ghs_` and 36 characters (GitHub's stateful format), or with
+    /// `stateless` (nil: the knob decides) GitHub's stateless format, `ghs_<app id>_` and a JWT of
+    /// about 520 characters in all, with two dots.
+    func mintToken(installation: StandInConfig.Installation, stateless: Bool?, now: Double) -> (token: String, expiresAt: Double) {
+        let (lifetime, statelessKnob) = state.withLock { ($0.knobs.tokenLifetime, $0.knobs.statelessTokens) }
+        let expiresAt = (now + lifetime).rounded(.down)
+        let token: String
+        if stateless ?? statelessKnob {
+            let claims = JSONObject([("iss", .number(Double(config.appID ?? 0))), ("installation_id", .number(Double(installation.id))),
+                                     ("account", .string(installation.account)), ("iat", .number(now.rounded(.down))),
+                                     ("exp", .number(expiresAt)), ("permissions", "contents:read,metadata:read"),
+                                     ("jti", .string(SecureRandom.hex(80)))])
+            let header = Base64URL.encode(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+            let payload = Base64URL.encode(Array(JSONValue.object(claims).serialized().utf8))
+            let signature = Base64URL.encode(HMAC.sha256(key: urlKey, data: Array("\(header).\(payload)".utf8)))
+            token = "ghs_\(config.appID ?? 0)_\(header).\(payload).\(signature)"
+        } else {
+            let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
+            token = "ghs_" + String(decoding: SecureRandom.bytes(36).map { alphabet[Int($0) % alphabet.count] }, as: UTF8.self)
         }
+        state.withLock { state in
+            state.tokens[token] = IssuedToken(installation: installation.id, account: installation.account, expiresAt: expiresAt)
+        }
+        return (token, expiresAt)
     }
 
     func issuedToken(_ token: String) -> IssuedToken? { state.withLock { $0.tokens[token] } }

@@ -45,7 +45,8 @@ do {
     }
     let control = ControlHandler(state: state)
     let stacks = [
-        CompiledStack(name: "api", matches: [], chain: Chain([control, Faults(state: state, listener: "api"), APIHandler(state: state, prefix: prefix)]),
+        CompiledStack(name: "api", matches: [], chain: Chain([control, APIGate(state: state), Faults(state: state, listener: "api"),
+                                                                       APIHandler(state: state, prefix: prefix)]),
                       listeners: ["api"]),
         CompiledStack(name: "codeload", matches: [], chain: Chain([control, Faults(state: state, listener: "codeload"), CodeloadHandler(state: state)]),
                       listeners: ["codeload"]),

@@ -177,4 +177,72 @@ struct GitHubStandInTests {
         #expect(Tool.curl(["-o", "/dev/null", "-w", "%{http_code}", standIn.oidc + "/_apis/idtoken?audience=x"]).output == "401")
         #expect(try await standIn.counter("oidc.jwks") == 3)
     }
+
+    @Test("GitHub's refusals: no User-Agent, an unsupported API version, a secondary limit without Retry-After, too many at once")
+    func strictRefusals() async throws {
+        let fixtures = GitHubFixtures()
+        fixtures.repo("vpc").tag("v1.0.0")
+        let standIn = try StandInProcess(fixtures: fixtures)
+        let url = standIn.api + "/repos/acme/vpc/tags"
+        func status(_ extra: [String]) -> String { Tool.curl(["-o", "/dev/null", "-w", "%{http_code}"] + extra + [url]).output }
+
+        let anonymousAgent = Tool.curl(["-i", "-H", "User-Agent:", url]).output
+        #expect(anonymousAgent.hasPrefix("HTTP/1.1 403"))
+        #expect(anonymousAgent.contains("Please make sure your request has a User-Agent header"))
+        #expect(status(["-H", "X-GitHub-Api-Version: 2021-01-01"]) == "400", "an unsupported version")
+        #expect(Tool.curl(["-H", "X-GitHub-Api-Version: v3", url]).output.contains("is not a supported version"))
+        #expect(status(["-H", "X-GitHub-Api-Version: 2022-11-28"]) == "200")
+        #expect(status([]) == "200", "without the header GitHub picks the default version")
+
+        try await standIn.knobs(["secondaryLimit": ["status": 403, "retryAfter": .null, "count": 1]])
+        let secondary = Tool.curl(["-i", url]).output
+        #expect(secondary.hasPrefix("HTTP/1.1 403") && secondary.contains("secondary rate limit"))
+        #expect(!secondary.lowercased().contains("retry-after"), "GitHub may leave Retry-After out")
+
+        // One request at a time: the second of two parallel requests is refused as a secondary limit.
+        try await standIn.knobs(["maxConcurrent": 1, "latencyMs": 1500])
+        let both = Tool.curl(["--parallel", "--parallel-immediate", "-w", "%{http_code}\n", "-o", "/dev/null", "-o", "/dev/null", url, url]).output
+        #expect(both.split(separator: "\n").sorted() == ["200", "403"], "\(both)")
+        try await standIn.knobs(["maxConcurrent": .null, "latencyMs": 0])
+        let counters = try await standIn.counters()
+        #expect(counters["api.noUserAgent"] == 1 && counters["api.unsupportedVersion"] == 2 && counters["api.concurrencyLimited"] == 1)
+        #expect(counters["api.peakConcurrency"] == 1)
+
+        // Date is GitHub's clock, which the skew knob moves.
+        try await standIn.knobs(["clockSkewSeconds": -3600])
+        let date = try #require(Tool.curl(["-i", url]).output.split(separator: "\r\n").first { $0.hasPrefix("Date: ") })
+        let seconds = try #require(HTTPDate.parse(String(date.dropFirst(6))))
+        #expect(abs(Double(seconds) - (WallClock.now - 3600)) < 10)
+    }
+
+    @Test("App tokens for a Client-ID issuer and in the long stateless format; a renamed repository answers 301")
+    func tokensAndRenames() async throws {
+        let fixtures = GitHubFixtures()
+        let repo = fixtures.repo("old-name", private: true)
+        repo.tag("v1.0.0")
+        repo.rename(to: "new-name")
+        let standIn = try StandInProcess(fixtures: fixtures)
+
+        let byClientID = Self.mint(standIn, jwt: try Self.appJWT(fixtures, iss: .string(fixtures.clientID)))
+        #expect(byClientID.status == "201")
+        #expect(Self.mint(standIn, jwt: try Self.appJWT(fixtures, iss: "Iv23liSomeoneElse")).status == "401")
+        #expect(Self.mint(standIn, jwt: try Self.appJWT(fixtures, iat: 5)).status == "401", "issued in GitHub's future")
+        #expect(Self.mint(standIn, jwt: try Self.appJWT(fixtures, exp: 620)).status == "401", "no leeway past 10 minutes")
+
+        let stateless = Tool.curl(["-X", "POST", "-H", "Authorization: Bearer \(try Self.appJWT(fixtures))", "-H", "X-GitHub-Stateless-S2S-Token: enabled",
+                                   standIn.api + "/app/installations/\(fixtures.installation)/access_tokens"]).output
+        let long = try #require(try JSONParser.parse(stateless)["token"]?.string)
+        #expect(long.hasPrefix("ghs_\(fixtures.appID)_") && long.count > 400 && long.filter { $0 == "." }.count == 2, "\(long.count)")
+        let short = try #require(try JSONParser.parse(byClientID.body)["token"]?.string)
+        #expect(short.count == 40 && !short.contains("."))
+
+        let moved = Tool.curl(["-i", "-H", "Authorization: Bearer \(long)", standIn.api + "/repos/acme/old-name/tags?per_page=5"]).output
+        #expect(moved.hasPrefix("HTTP/1.1 301"))
+        let location = try #require(moved.split(separator: "\r\n").first { $0.hasPrefix("Location: ") }.map { String($0.dropFirst(10)) })
+        #expect(location.hasPrefix(standIn.api + "/repositories/") && location.hasSuffix("/tags?per_page=5"))
+        let followed = Tool.curl(["-L", "-H", "Authorization: Bearer \(long)", standIn.api + "/repos/acme/old-name/tags"]).output
+        #expect(try JSONParser.parse(followed).array?.first?["name"] == "v1.0.0")
+        #expect(Tool.curl(["-o", "/dev/null", "-w", "%{http_code}", standIn.api + "/repos/acme/old-name"]).output == "404",
+                "a private repository's new home is not revealed to anyone who cannot see it")
+    }
 }

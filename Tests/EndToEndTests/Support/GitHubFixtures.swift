@@ -18,7 +18,11 @@ final class GitHubFixtures: @unchecked Sendable {
     let directory = TemporaryDirectory("github-fixtures")
     let owner: String
     let appID = 1001
+    /// The App's Client ID, which GitHub also accepts as the JWT's `iss`.
+    let clientID = "Iv23li" + SecureRandom.hex(7)
     let installation = 2002
+    /// `Organization`, or `User` for a personal account (whose user the user token is).
+    let ownerType: String
     /// The App's private key (PEM at `appKeyPath`), for the gateway's `github` source.
     let appKey: PrivateKey
     /// A token configured as a user's personal access token (sees private repositories and drafts).
@@ -27,8 +31,9 @@ final class GitHubFixtures: @unchecked Sendable {
     var rateLimit = 5000
     var oidcRequestToken = "runner-" + SecureRandom.hex(8)
 
-    init(owner: String = "acme", tokenLifetime: Double = 3600) {
+    init(owner: String = "acme", ownerType: String = "Organization", tokenLifetime: Double = 3600) {
         self.owner = owner
+        self.ownerType = ownerType
         self.tokenLifetime = tokenLifetime
         appKey = try! PrivateKey.generate(.rsa(bits: 2048))
         directory.write("app.pem", appKey.pem)
@@ -42,9 +47,10 @@ final class GitHubFixtures: @unchecked Sendable {
     /// Writes `standin.json` (the stand-in reads it once at start).
     func writeConfig() {
         directory.write("standin.json", """
-            {"owners": {"\(owner)": {"type": "Organization"}},
-             "app": {"id": \(appID), "publicKeyFile": "app.pub.pem", "installations": [{"id": \(installation), "account": "\(owner)"}]},
-             "tokens": [{"token": "\(userToken)", "drafts": true}],
+            {"owners": {"\(owner)": {"type": "\(ownerType)"}},
+             "app": {"id": \(appID), "clientId": "\(clientID)", "publicKeyFile": "app.pub.pem",
+                     "installations": [{"id": \(installation), "account": "\(owner)"}]},
+             "tokens": [{"token": "\(userToken)", "drafts": true, "login": "\(owner)"}],
              "tokenLifetimeSeconds": \(tokenLifetime), "rateLimit": \(rateLimit),
              "oidc": {"requestToken": "\(oidcRequestToken)"}}
             """)
@@ -134,13 +140,29 @@ final class FixtureRepository: @unchecked Sendable {
         return assets
     }
 
-    /// A release of `tag` with assets (files beside the release JSON).
-    func release(_ tag: String, name: String? = nil, draft: Bool = false, prerelease: Bool = false, assets: [String: [UInt8]] = [:]) {
+    /// A release of `tag` with assets (files beside the release JSON); assets named in `uploading`
+    /// are listed in state `open`, as GitHub lists an asset whose upload has not finished.
+    func release(_ tag: String, name: String? = nil, draft: Bool = false, prerelease: Bool = false, assets: [String: [UInt8]] = [:],
+                 uploading: Set<String> = []) {
         let base = fixtures.root + "/releases/\(fixtures.owner)/\(self.name)"
         let stem = tag.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F")
         try! FileManager.default.createDirectory(atPath: base + "/" + stem, withIntermediateDirectories: true)
         for (file, bytes) in assets { try! Data(bytes).write(to: URL(fileURLWithPath: base + "/\(stem)/\(file)")) }
-        let object: [String: Any] = ["name": name ?? tag, "draft": draft, "prerelease": prerelease, "assets": assets.keys.sorted()]
+        let listed: [Any] = assets.keys.sorted().map { name -> Any in uploading.contains(name) ? ["name": name, "state": "open"] as [String: String] : name }
+        let object: [String: Any] = ["name": name ?? tag, "draft": draft, "prerelease": prerelease, "assets": listed]
         try! JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: base + "/\(stem).json"))
+    }
+
+    /// Renames the repository to `newName`, as GitHub does: the old name answers 301 to the
+    /// repository (by id) from then on. Returns the repository under its new name.
+    @discardableResult
+    func rename(to newName: String) -> FixtureRepository {
+        let base = fixtures.root + "/repos/\(fixtures.owner)/"
+        try! FileManager.default.moveItem(atPath: path, toPath: base + newName)
+        try! FileManager.default.moveItem(atPath: path + ".json", toPath: base + newName + ".json")
+        try! JSONSerialization.data(withJSONObject: ["movedTo": newName]).write(to: URL(fileURLWithPath: path + ".json"))
+        let releases = fixtures.root + "/releases/\(fixtures.owner)/"
+        if FileManager.default.fileExists(atPath: releases + name) { try! FileManager.default.moveItem(atPath: releases + name, toPath: releases + newName) }
+        return FixtureRepository(fixtures: fixtures, name: newName)
     }
 }
