@@ -14,11 +14,13 @@ final class GitHubSourceHarness: @unchecked Sendable {
     let secret = "hook-" + SecureRandom.hex(8)
 
     /// `options` are extra members of the source object, e.g. `"freshFor": "2s"`. `auth` chooses the
-    /// App (default) or the stand-in's user token.
+    /// App (default), the stand-in's user token or no credentials.
     init(standIn: StandInProcess, options: String = "", auth: Auth = .app) throws {
         let fixtures = standIn.fixtures
         let credentials = switch auth {
         case .app: "\"app\": {\"id\": \"\(fixtures.appID)\", \"installation\": \"\(fixtures.installation)\", \"privateKeyFile\": \"\(fixtures.appKeyPath)\"}"
+        case .appClientID:
+            "\"app\": {\"id\": \"\(fixtures.clientID)\", \"installation\": \"\(fixtures.installation)\", \"privateKeyFile\": \"\(fixtures.appKeyPath)\"}"
         case .token: "\"token\": \"\(fixtures.userToken)\""
         case .none: "\"freshFor\": \"60s\""
         }
@@ -43,7 +45,8 @@ final class GitHubSourceHarness: @unchecked Sendable {
         port = Int(server.boundPorts["test"]?.first ?? 0)
     }
 
-    enum Auth { case app, token, none }
+    /// The App by its id or by its Client ID, the stand-in's user token, or nothing.
+    enum Auth { case app, appClientID, token, none }
 
     deinit {
         let server = self.server
