@@ -39,11 +39,13 @@ public protocol ReleaseFeed: Source {
 
     /// An upstream request for the gzipped tarball of `ref` (a tag, branch or commit), whose single
     /// top directory holds the repository. Its cache key names the commit when `ref` is a tag or
-    /// a commit, so it is immutable then.
+    /// a commit, so it is immutable then. Send it down the chain: `upstream` fetches it, through
+    /// the request's own `fetch` when the feed has one (GitHub's API call under its rate limit).
     func archiveRequest(repo: String, ref: String) async throws -> Request
 
     /// An upstream request for an asset's bytes, with an immutable cache key (assets are
-    /// immutable by id). A behaviour may add `Range` to read part of it.
+    /// immutable by id), fetched like `archiveRequest`'s. A behaviour may add `Range` to read
+    /// part of it.
     func assetRequest(repo: String, asset: ReleaseAsset) async throws -> Request
 
     /// A page people can browse for the repository, when the feed has one.

@@ -8,7 +8,7 @@ extension GitHubSource {
         options: [
             OptionSpec("owner", "string", "organisation or user login", required: true),
             OptionSpec("api", "string", "REST API base URL (Enterprise Server: https://HOST/api/v3)", default: "https://api.github.com"),
-            OptionSpec("app", "object", "GitHub App: {\"id\", \"installation\", \"privateKeyFile\" (or \"privateKey\")}"),
+            OptionSpec("app", "object", "GitHub App: {\"id\" (Client ID or App ID), \"installation\", \"privateKeyFile\" (or \"privateKey\")}"),
             OptionSpec("token", "secret", "a token instead of an App; e.g. \"${GITHUB_TOKEN}\""),
             OptionSpec("tokenFile", "path", "a file holding the token"),
             OptionSpec("caFile", "path", "extra CA certificates (PEM) for an Enterprise Server with a private CA"),
