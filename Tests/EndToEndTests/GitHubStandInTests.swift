@@ -200,7 +200,7 @@ struct GitHubStandInTests {
         #expect(!secondary.lowercased().contains("retry-after"), "GitHub may leave Retry-After out")
 
         // One request at a time: the second of two parallel requests is refused as a secondary limit.
-        try await standIn.knobs(["maxConcurrent": 1, "latencyMs": 1500])
+        try await standIn.knobs(["maxConcurrent": 1, "latencyMs": 3000])
         let both = Tool.curl(["--parallel", "--parallel-immediate", "-w", "%{http_code}\n", "-o", "/dev/null", "-o", "/dev/null", url, url]).output
         #expect(both.split(separator: "\n").sorted() == ["200", "403"], "\(both)")
         try await standIn.knobs(["maxConcurrent": .null, "latencyMs": 0])
