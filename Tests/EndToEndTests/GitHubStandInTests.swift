@@ -107,7 +107,7 @@ struct GitHubStandInTests {
         let standIn = try StandInProcess(fixtures: fixtures)
         let url = standIn.api + "/repos/acme/vpc/tags"
 
-        try await standIn.knobs(["rateLimit": ["exhausted": true, "resetInSeconds": 60]])
+        try await standIn.knobs(["rateLimit": ["exhausted": true, "resetInSeconds": 3600]])
         let limited = Tool.curl(["-i", url]).output
         #expect(limited.hasPrefix("HTTP/1.1 403"))
         #expect(limited.contains("X-RateLimit-Remaining: 0"))
