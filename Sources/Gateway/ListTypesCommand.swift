@@ -10,7 +10,9 @@ enum ListTypesCommand {
         print("middleware types (phase; * ends a chain):")
         for type in Builtins.middlewareTypes.sorted(by: { $0.name < $1.name }) {
             print("")
-            print("  \(type.name)\(type.isTerminal ? " *" : "")  [\(type.phase)]  \(type.summary)")
+            let position = type.mayPrecede.isEmpty ? "\(type.phase)"
+                : "\(type.phase); may precede " + type.mayPrecede.sorted().map(\.description).joined(separator: ", ")
+            print("  \(type.name)\(type.isTerminal ? " *" : "")  [\(position)]  \(type.summary)")
             printOptions(type.options)
         }
         print("")

@@ -130,8 +130,11 @@ actor Supervisor {
             Task {
                 try? await Task.sleep(for: old.drainTimeout)
                 await old.stop()
+                Log.info("replaced pipeline stopped", [("values", String(old.stoppables.count))])
             }
         } catch {
+            // Never served: its background work (sources, caches) stops now.
+            await pipeline.stop()
             Log.error("reload refused; the previous pipeline keeps serving", [("reason", "\(error)")])
         }
     }

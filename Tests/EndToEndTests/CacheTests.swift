@@ -56,9 +56,9 @@ struct CacheTests {
         #expect(conditional.status == 304 && conditional.xCache == "HIT")
         #expect(nginx.requests(to: "/files/object.bin").count == 1)
         let metrics = Tool.curl([gateway.url("web", "/_cache")]).output
-        for line in ["gateway_cache_hits_total{cache=\"proxy\"} 4", "gateway_cache_misses_total{cache=\"proxy\"} 1",
-                     "gateway_cache_bytes_served_total{cache=\"proxy\"} 301000", "gateway_cache_bytes_filled_total{cache=\"proxy\"} 300000",
-                     "gateway_cache_entries{cache=\"proxy\",tier=\"memory\"} 1"] {
+        for line in ["gateway_cache_hits_total{cache=\"/stacks/proxy/chain/1\"} 4", "gateway_cache_misses_total{cache=\"/stacks/proxy/chain/1\"} 1",
+                     "gateway_cache_bytes_served_total{cache=\"/stacks/proxy/chain/1\"} 301000", "gateway_cache_bytes_filled_total{cache=\"/stacks/proxy/chain/1\"} 300000",
+                     "gateway_cache_entries{cache=\"/stacks/proxy/chain/1\",tier=\"memory\"} 1"] {
             #expect(metrics.contains(line + "\n"), "\(line) in:\n\(metrics)")
         }
     }

@@ -34,4 +34,41 @@ struct MetricsTests {
         // The access log says the same per request.
         #expect(gateway.waitForLogLine { $0.contains("\"protocol\":\"HTTP/2\"") && $0.contains("/a.txt") })
     }
+
+    static func twoCaches(_ extra: String = "") -> String {
+        """
+        {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:0"}],
+         "middlewares": {"shared-cache": {"type": "cache", "memory": "1MiB"}},
+         "stacks": {
+           "metrics": {"match": {"pathPrefix": ["/metrics"]}, "chain": [{"type": "metrics"}]},
+           "a": {"match": {"pathPrefix": ["/a"]}, "chain": ["shared-cache", {"type": "files", "root": "www"}]},
+           "b": {"chain": [{"type": "log"}, {"type": "cache", "memory": "1MiB"}, {"type": "files", "root": "www"}]}\(extra)},
+         "run": ["metrics", "a", "b"]}
+        """
+    }
+
+    @Test("each cache has its own series, named by its JSON pointer; a reload that fails keeps the live caches' series")
+    func cachesByPointer() throws {
+        let dir = TemporaryDirectory()
+        dir.write("www/a.txt", "a\n")
+        dir.write("www/b.txt", "b\n")
+        let gateway = try GatewayProcess(config: Self.twoCaches(), directory: dir)
+        for _ in 0..<3 { #expect(Tool.curl(["-f", gateway.url("web", "/a.txt")]).status == 0) }
+        for _ in 0..<2 { #expect(Tool.curl(["-f", gateway.url("web", "/b.txt")]).status == 0) }
+        let expected = ["gateway_cache_hits_total{cache=\"/middlewares/shared-cache\"} 2",
+                        "gateway_cache_misses_total{cache=\"/middlewares/shared-cache\"} 1",
+                        "gateway_cache_hits_total{cache=\"/stacks/b/chain/1\"} 1",
+                        "gateway_cache_misses_total{cache=\"/stacks/b/chain/1\"} 1"]
+        let metrics = Tool.curl(["-f", gateway.url("web", "/metrics")]).output
+        for line in expected { #expect(metrics.contains(line + "\n"), "\(line) in:\n\(metrics)") }
+        // One family header for both caches (a valid exposition).
+        #expect(metrics.components(separatedBy: "# TYPE gateway_cache_hits_total counter").count == 2, "\(metrics)")
+
+        // The same caches, then a mistake after them: the load fails after building both.
+        dir.write("pipeline.json", Self.twoCaches(#", "c": {"chain": [{"type": "no.such.type"}]}"#))
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reload refused"))
+        let after = Tool.curl(["-f", gateway.url("web", "/metrics")]).output
+        for line in expected { #expect(after.contains(line + "\n"), "\(line) after a failed reload, in:\n\(after)") }
+    }
 }

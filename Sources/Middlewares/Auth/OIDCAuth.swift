@@ -13,7 +13,7 @@ import Pipeline
 ///  "audience": "https://apt.example.com",
 ///  "require": {"repository_owner_id": ["65"], "ref": ["refs/heads/main", "refs/tags/v*"]}}
 /// ```
-public struct OIDCAuth: Authenticator {
+public struct OIDCAuth: Authenticator, Stoppable {
     let verifier: JWTVerifier
     let keys: OIDCKeySource
     let rules: [ClaimRule]
@@ -21,6 +21,9 @@ public struct OIDCAuth: Authenticator {
     let logClaims: [String]
     let realm: String
     let clock: @Sendable () -> Int64
+
+    /// Stops the key source's background refreshes.
+    public func stop() async { await keys.stop() }
 
     /// Claims logged when `logClaims` is not given.
     public static let defaultLogClaims = ["repository", "ref", "environment", "run_id"]

@@ -10,7 +10,7 @@ import Synchronization
 /// issuer at most one request per interval. Concurrent requests share one fetch. When a refresh
 /// fails, the previous keys stay in use. Keys older than `maxAge` still answer for the kids they
 /// hold while a refresh runs in the background, so an expiry never makes every request wait.
-public final class OIDCKeySource: Sendable {
+public final class OIDCKeySource: Stoppable {
     /// The keys cannot be had (never fetched successfully and the last attempt failed).
     public struct Unavailable: Error, CustomStringConvertible {
         public let reason: String
@@ -30,6 +30,7 @@ public final class OIDCKeySource: Sendable {
         var lastError: String?
         var inFlight: Task<Result<JWKSet, Unavailable>, Never>?
         var fetches = 0
+        var stopped = false
     }
 
     private let state = Mutex(State())
@@ -41,6 +42,16 @@ public final class OIDCKeySource: Sendable {
         self.minInterval = minInterval
         self.maxAge = maxAge
         self.clock = clock
+    }
+
+    /// Cancels a fetch in flight and starts no more (a reload replaced the middleware holding it);
+    /// keys already fetched still answer.
+    public func stop() async {
+        let task = state.withLock { state in
+            state.stopped = true
+            return state.inFlight
+        }
+        task?.cancel()
     }
 
     /// How many fetch rounds (discovery + JWKS) have started; for tests and metrics.
@@ -61,7 +72,7 @@ public final class OIDCKeySource: Sendable {
                 // A known kid with the wrong algorithm, or no kid: a refetch would not change the answer.
                 if id == nil || keys.contains(id: id!) { return .found(nil) }
             }
-            let mayFetch = state.inFlight == nil && state.lastAttempt.map { now - $0 >= minInterval } ?? true
+            let mayFetch = !state.stopped && state.inFlight == nil && state.lastAttempt.map { now - $0 >= minInterval } ?? true
             if let keys = state.keys, !fresh, let key = keys.key(id: id, algorithm: algorithm) {
                 // Aged out but holding this kid: answer now, refresh behind it.
                 if mayFetch { _ = startFetch(&state, now) }

@@ -12,7 +12,7 @@ import Pipeline
 /// ```json
 /// {"type": "cache", "memory": "128MiB", "disk": "/var/cache/gateway", "maxBytes": "20GiB", "xCache": true}
 /// ```
-public struct Cache: Middleware {
+public struct Cache: Middleware, Stoppable {
     let store: CacheStore
     let policy: CachePolicy
     let keyHeaders: [String]
@@ -67,11 +67,17 @@ public struct Cache: Middleware {
                     throw ConfigError("cannot use \"\(diskPath)\" as the cache directory: \(error)", at: options.pointer.appending("disk"))
                 }
             }
-            let store = CacheStore(name: context.stackName ?? "cache", memory: MemoryStore(budget: memory, maxObjectBytes: memory / 8),
+            // Named by where it stands, so two caches (or one under "middlewares") have their own series.
+            let store = CacheStore(name: options.pointer.description, memory: MemoryStore(budget: memory, maxObjectBytes: memory / 8),
                                    disk: disk, maxObjectBytes: Int64(maxObject))
+            context.metrics(store)
             return Cache(store: store, policy: policy, keyHeaders: keyHeaders, xCache: options.bool("xCache", default: false),
                          metricsPath: metricsPath)
         })
+
+    /// Ends the fills in flight (their followers' responses abort) and refuses to start more: the
+    /// pipeline that owned this cache was replaced and drained.
+    public func stop() async { store.stop() }
 
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
@@ -142,8 +148,7 @@ public struct Cache: Middleware {
                 let response = answer(reader, head, request)
                 // The body belongs to the fill, not to this request: it keeps streaming into the cache (and
                 // to every follower) whatever this client does. It runs beside the connection that started it.
-                let store = self.store
-                Task(executorPreference: EventLoop.current) { await store.pump(fill, head: head, body: body) }
+                store.startPump(fill, head: head, body: body)
                 store.metrics.misses.add(1, ordering: .relaxed)
                 context.annotate("cache", "MISS")
                 return response

@@ -14,17 +14,19 @@ final class CacheStore: MetricsSource {
     /// Bytes a fill that outgrew what it may store keeps for its slowest reader.
     let windowBytes: Int64
     private let fills = Mutex<[String: Fill]>([:])
+    /// The pumps running (each a fill's body streaming into the store), so `stop` can end them.
+    private let pumps = Mutex<(next: Int, tasks: [Int: Task<Void, Never>], stopped: Bool)>((0, [:], false))
 
+    /// `name` labels its series and log lines: the JSON pointer of the `cache` in pipeline.json.
     init(name: String, memory: MemoryStore, disk: DiskStore?, maxObjectBytes: Int64, windowBytes: Int64 = 4 << 20) {
         self.name = name
         self.memory = memory
         self.disk = disk
         self.maxObjectBytes = disk == nil ? min(maxObjectBytes, Int64(memory.maxObjectBytes)) : maxObjectBytes
         self.windowBytes = windowBytes
-        MetricsRegistry.shared.register(self)
     }
 
-    var metricsKey: String { "cache:" + name }
+    var metricsKey: String { name }
 
     // MARK: Entries
 
@@ -87,6 +89,43 @@ final class CacheStore: MetricsSource {
         }
         return .memory(limit: min(maxObjectBytes, Int64(memory.maxObjectBytes)))
     }
+
+    /// Runs `pump` for `fill` beside the connection that started it, owned by the store; once the
+    /// store is stopped the fill fails at once instead.
+    func startPump(_ fill: Fill, head: FillHead, body: ResponseBody) {
+        let refused: Bool = pumps.withLock { pumps in
+            if pumps.stopped { return true }
+            let id = pumps.next
+            pumps.next += 1
+            pumps.tasks[id] = Task(executorPreference: EventLoop.current) {
+                await self.pump(fill, head: head, body: body)
+                self.pumps.withLock { _ = $0.tasks.removeValue(forKey: id) }
+            }
+            return false
+        }
+        if refused {
+            fill.fail(CancellationError())
+            retire(fill)
+        }
+    }
+
+    /// Cancels the pumps and fails the fills in flight; later fills fail at once.
+    func stop() {
+        let tasks = pumps.withLock { pumps in
+            pumps.stopped = true
+            defer { pumps.tasks = [:] }
+            return Array(pumps.tasks.values)
+        }
+        for task in tasks { task.cancel() }
+        let inFlight = fills.withLock { fills in
+            defer { fills = [:] }
+            return Array(fills.values)
+        }
+        for fill in inFlight { fill.fail(CancellationError()) }
+    }
+
+    /// Whether `stop()` was called.
+    var isStopped: Bool { pumps.withLock { $0.stopped } }
 
     /// Runs a fill's body to its end and stores the result; on any failure the fill fails (its
     /// readers abort) and nothing is kept. Never throws: it runs detached from any one request.

@@ -12,7 +12,11 @@ import Synchronization
 /// let sums = try await smallFiles.value(for: asset.id) { try await download(asset) }
 /// if let h1 = hashes.peek(shasum, startingWith: { try await hash(zip) }) { ... }   // never waits
 /// ```
-public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+///
+/// It owns the work it starts: `stop()` cancels what is running and refuses new work (a reload
+/// replaced the value that holds it). Work ended by cancellation is forgotten, not remembered as a
+/// failure, so a cache that outlives the values its work used is not poisoned by their stop.
+public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Stoppable {
     private enum Slot {
         case value(Value)
         case running(Task<Value, any Error>, failures: Int)
@@ -23,6 +27,12 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Send
         var slots: [Key: Slot] = [:]
         /// Keys in the order their slots were made, for eviction.
         var order: [Key] = []
+        var stopped = false
+    }
+
+    /// What `value(for:)` throws once the cache is stopped.
+    public struct Stopped: Error, CustomStringConvertible {
+        public var description: String { "stopped: the pipeline that owned this work was replaced" }
     }
 
     private let state = Mutex(State())
@@ -76,6 +86,22 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Send
     /// How many results (values and remembered failures) are kept.
     public var count: Int { state.withLock { $0.slots.count } }
 
+    /// Cancels the work running and refuses new work; values already known stay readable.
+    public func stop() async {
+        let running: [Task<Value, any Error>] = state.withLock { state in
+            state.stopped = true
+            return state.slots.values.compactMap { slot in
+                if case .running(let task, _) = slot { return task }
+                return nil
+            }
+        }
+        for task in running { task.cancel() }
+        for task in running { _ = await task.result }
+    }
+
+    /// Whether `stop()` was called.
+    public var isStopped: Bool { state.withLock { $0.stopped } }
+
     private enum Step {
         case known(Value)
         case running(Task<Value, any Error>)
@@ -86,6 +112,10 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Send
         let now = self.now()
         return state.withLock { state in
             var failures = 0
+            if state.stopped {
+                if case .value(let value)? = state.slots[key] { return .known(value) }
+                return .backingOff(Stopped())
+            }
             switch state.slots[key] {
             case .value(let value)?:
                 return .known(value)
@@ -113,6 +143,12 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Send
     private func record(_ key: Key, _ result: Result<Value, any Error>) {
         state.withLock { state in
             guard case .running(_, let failures)? = state.slots[key] else { return }
+            if case .failure(let error) = result, state.stopped || error is CancellationError {
+                // Cut short, not failed: the next caller (if any) tries afresh.
+                state.slots[key] = nil
+                state.order.removeAll { $0 == key }
+                return
+            }
             switch result {
             case .success(let value):
                 state.slots[key] = .value(value)

@@ -1,4 +1,5 @@
 import Pipeline
+import Synchronization
 
 /// One answer of the REST API with its body collected (metadata only, capped).
 struct GitHubAnswer: Sendable {
@@ -29,6 +30,7 @@ final class GitHubAPI: Sendable {
     let credentials: GitHubCredentials
     let rateLimit: GitHubRateLimit
     let slots: GitHubCallSlots
+    private let stopped = Atomic<Bool>(false)
 
     init(base: HTTPURL, client: HTTPClient, credentials: GitHubCredentials, rateLimit: GitHubRateLimit, slots: GitHubCallSlots) {
         var base = base
@@ -40,6 +42,15 @@ final class GitHubAPI: Sendable {
         self.rateLimit = rateLimit
         self.slots = slots
     }
+
+    /// Refuses every later call (they throw `CancellationError`) and wakes calls waiting for a slot.
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        slots.stop()
+        if case .app(let tokens) = credentials { tokens.stop() }
+    }
+
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
     /// The absolute URL of an API path such as `/repos/acme/vpc/tags`.
     func url(_ path: String, query: [(String, String)] = []) -> String {
@@ -157,8 +168,10 @@ final class GitHubAPI: Sendable {
     /// One request, holding a call slot from before the rate-limit check until its answer's head.
     private func call(_ url: String, accept: String, extra: HTTPFields, deadline: ContinuousClock.Instant?) async throws
         -> (ClientResponse, String?) {
+        if isStopped { throw CancellationError() }
         try await slots.acquire()
         defer { slots.release() }
+        if isStopped { throw CancellationError() }
         if let wait = rateLimit.retryAfter() { throw GitHubError.rateLimited(retryAfter: wait) }
         // Taken now, not before waiting for the slot: a token is used within its call's timeout.
         let authorization = try await credentials.authorization()

@@ -14,6 +14,7 @@ final class GitHubCallSlots: Sendable {
         var inUse = 0
         var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
         var nextID: UInt64 = 0
+        var stopped = false
     }
 
     let limit: Int
@@ -32,7 +33,8 @@ final class GitHubCallSlots: Sendable {
 
     /// Waits for a slot (a cancelled waiter throws `CancellationError` and takes none).
     func acquire() async throws {
-        let id: UInt64? = state.withLock { state in
+        let id: UInt64? = try state.withLock { state in
+            if state.stopped { throw CancellationError() }
             if state.inUse < limit, state.waiters.isEmpty {
                 state.inUse += 1
                 return nil
@@ -77,6 +79,17 @@ final class GitHubCallSlots: Sendable {
             return state.waiters.removeFirst().continuation
         }
         next?.resume()
+    }
+
+    /// Refuses every later `acquire` and wakes the waiters with `CancellationError` (the source
+    /// was stopped: a reload replaced it).
+    func stop() {
+        let waiters = state.withLock { state in
+            state.stopped = true
+            defer { state.waiters = [] }
+            return state.waiters.map(\.continuation)
+        }
+        for waiter in waiters { waiter.resume(throwing: CancellationError()) }
     }
 
     /// Calls in flight now (tests, logs).

@@ -158,6 +158,15 @@ final class GitHubMetadataCache: Sendable {
         generationCounter.wrappingAdd(1, ordering: .relaxed)
     }
 
+    /// Cancels the loads in flight and forgets them (the source was stopped).
+    func stop() {
+        let flights = state.withLock { state in
+            defer { state.flights = [:] }
+            return Array(state.flights.values)
+        }
+        for flight in flights { flight.task.cancel() }
+    }
+
     /// The number of answers held and their estimated bytes.
     var usage: (entries: Int, bytes: Int) { state.withLock { ($0.entries.count, $0.bytes) } }
 }

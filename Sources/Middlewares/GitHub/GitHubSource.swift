@@ -14,7 +14,11 @@ import Synchronization
 /// "org": {"type": "github", "owner": "acme",
 ///         "app": {"id": "12345", "installation": "67890", "privateKeyFile": "/run/secrets/app.pem"}}
 /// ```
-public final class GitHubSource: ReleaseFeed {
+///
+/// It is `Stoppable`: when a reload replaces it (or a load that built it fails), `stop()` cancels
+/// its loads and token mints in flight and it makes no further call to GitHub (callers get
+/// `CancellationError`).
+public final class GitHubSource: ReleaseFeed, Stoppable {
     /// The name the source has in pipeline.json.
     public let name: String
     /// The organisation or user whose repositories are served.
@@ -54,6 +58,15 @@ public final class GitHubSource: ReleaseFeed {
         if case .app(let tokens) = credentials { return tokens.minted }
         return 0
     }
+
+    /// Stops all background work and refuses later calls (idempotent).
+    public func stop() async {
+        api.stop()
+        cache.stop()
+    }
+
+    /// Whether `stop()` was called.
+    public var isStopped: Bool { api.isStopped }
 
     // MARK: Metadata
 

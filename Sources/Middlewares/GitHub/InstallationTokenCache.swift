@@ -108,6 +108,15 @@ final class InstallationTokenCache: Sendable {
         }
     }
 
+    /// Cancels a mint in flight (the source was stopped).
+    func stop() {
+        let task = state.withLock { state in
+            defer { state.inflight = nil }
+            return state.inflight?.task
+        }
+        task?.cancel()
+    }
+
     /// Drops `token` after GitHub refused it, unless a newer one already replaced it.
     func invalidate(_ token: String) {
         state.withLock { state in

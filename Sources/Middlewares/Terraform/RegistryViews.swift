@@ -12,6 +12,9 @@ final class RegistryViews {
     let downstream: Downstream
     /// One view per release feed, shared by modules and providers (and their caches).
     private var feedViews: [ObjectIdentifier: ReleaseFeedRegistry] = [:]
+    /// The views made here that have background work: the registry owns and stops them (a source
+    /// used as it is belongs to its load, which stops it).
+    var owned: [any Stoppable] { feedViews.values.map { $0 } }
 
     init(options: Options, downstream: Downstream) {
         self.options = options

@@ -10,7 +10,7 @@ import Pipeline
 /// Everything it downloads goes down the registry's chain (`Downstream`): SHA256SUMS and
 /// manifests here, archives and package zips by the registry, so a `cache` after the registry
 /// keeps each asset once, by its id.
-final class ReleaseFeedRegistry: ModuleRegistrySource, ProviderRegistrySource {
+final class ReleaseFeedRegistry: ModuleRegistrySource, ProviderRegistrySource, Stoppable {
     struct Monorepo: Sendable {
         let repository: String
         /// Tag text before and after `{version}`, with `{name}` and `{system}` still in it.
@@ -34,6 +34,9 @@ final class ReleaseFeedRegistry: ModuleRegistrySource, ProviderRegistrySource {
         self.monorepos = monorepos
         self.downstream = downstream
     }
+
+    /// Cancels the downloads running for `smallAssets` (the registry was replaced).
+    func stop() async { await smallAssets.stop() }
 
     // MARK: Modules
 

@@ -10,7 +10,7 @@ import Pipeline
 /// fetched once for the hash and the clients' downloads. Archive and file URLs are absolute
 /// gateway URLs, signed when the pipeline has URL signing keys, because Terraform sends no
 /// credentials when it downloads (terraform.md §0).
-public struct TerraformRegistry: Middleware {
+public struct TerraformRegistry: Middleware, Stoppable {
     let modules: (any ModuleRegistrySource)?
     let providers: (any ProviderRegistrySource)?
     let prefix: String
@@ -23,11 +23,14 @@ public struct TerraformRegistry: Middleware {
     let mirrorHostnames: [String]
     /// Signs archive and file URLs (Terraform downloads them without credentials) when the stack has auth.
     let signer: URLSigner?
+    /// The views with background work this registry made (a release feed's asset downloads).
+    var owned: [any Stoppable] = []
 
     public static let type = MiddlewareType(
         name: "terraform.registry",
         summary: "Terraform service discovery, modules.v1, providers.v1 and the provider network mirror.",
-        phase: .behaviour,
+        // Before a cache, the cache keeps the GitHub objects it fetches (by their cache keys).
+        phase: .behaviour, mayPrecede: [.cache],
         options: [
             OptionSpec("modules", "string", "source of modules (a name in \"sources\")"),
             OptionSpec("providers", "string", "source of providers (a name in \"sources\")"),
@@ -77,11 +80,18 @@ public struct TerraformRegistry: Middleware {
             if providers != nil, keys.isEmpty {
                 options.warning("signingKeys", "no signing keys: Terraform will refuse providers from this registry (it verifies SHA256SUMS signatures)")
             }
-            return TerraformRegistry(modules: modules, providers: providers, prefix: prefix, mirror: options.bool("mirror", default: true),
+            var registry = TerraformRegistry(modules: modules, providers: providers, prefix: prefix, mirror: options.bool("mirror", default: true),
                                      signingKeys: keys, downstream: downstream,
                                      metadataCacheControl: options.string("metadataCacheControl") ?? "no-cache",
                                      mirrorHostnames: options.strings("mirrorHostnames").map { $0.lowercased() }, signer: signer)
+            registry.owned = views.owned
+            return registry
         })
+
+    /// Stops the background work of the views it made (their downloads in flight).
+    public func stop() async {
+        for value in owned { await value.stop() }
+    }
 
     /// The endpoints under `prefix` (terraform.md §2–§4).
     enum Endpoint: Sendable {

@@ -18,6 +18,7 @@ public final class BuildContext: @unchecked Sendable {
     var failedNamed: Set<String> = []
     var building: [String] = []
     var stoppables: [any Stoppable] = []
+    var metricsSources: [any MetricsSource] = []
     /// For each chain element being built (nested for routers): the downstreams its factory asked for.
     private var requestedDownstreams: [[Downstream]] = []
     /// The downstreams a named middleware asked for when it was built, for each chain that uses it.
@@ -65,8 +66,17 @@ public final class BuildContext: @unchecked Sendable {
         return downstream
     }
 
-    /// Keeps `value` so it is stopped when its pipeline is replaced.
-    public func retain(_ value: any Stoppable) { stoppables.append(value) }
+    /// Keeps `value` so it is stopped when its pipeline is replaced, or at once when the load fails.
+    /// Sources and middlewares that are `Stoppable` are kept without asking; a value made inside a
+    /// build (a view, a helper with a task) is kept by its owner's `stop` or passed here.
+    public func retain(_ value: any Stoppable) {
+        if !stoppables.contains(where: { ($0 as AnyObject) === (value as AnyObject) }) { stoppables.append(value) }
+    }
+
+    /// Shows `source`'s series on `/metrics` while the pipeline being built serves (from its
+    /// activation until another pipeline replaces it); nothing is shown for a load that fails.
+    /// Label its series with the JSON pointer of what it measures (`options.pointer`).
+    public func metrics(_ source: any MetricsSource) { metricsSources.append(source) }
 
     /// The source called `name`, when it exists and is a `T`. Reports a missing name or a wrong type
     /// at `pointer`; says nothing more when the source itself failed to build (already reported).
@@ -257,7 +267,7 @@ public final class BuildContext: @unchecked Sendable {
             }
         }
         for (i, later) in built.enumerated() {
-            if let earlier = built[..<i].first(where: { $0.type.phase > later.type.phase }) {
+            if let earlier = built[..<i].first(where: { !$0.type.allows(later.type) }) {
                 diagnostics.warning(later.pointer, "\"\(later.type.name)\" (\(later.type.phase)) runs after \"\(earlier.type.name)\" (\(earlier.type.phase)); "
                     + Self.phaseAdvice(earlier.type.phase, later.type.phase))
             }

@@ -47,11 +47,22 @@ public enum PipelineLoader {
         let running = order.compactMap { name in stacks.first { $0.name == name } }
 
         guard !diagnostics.hasErrors else {
+            // What was built before (or beside) the failure may have started work: it has no owner now.
+            stopAbandoned(context.stoppables)
             return (nil, diagnostics)
         }
         let pipeline = LoadedPipeline(listeners: listeners, stacks: running, workers: workers, drainTimeout: drainTimeout,
-                                      warnings: diagnostics.warnings, stoppables: context.stoppables)
+                                      warnings: diagnostics.warnings, stoppables: context.stoppables,
+                                      metricsSources: context.metricsSources)
         return (pipeline, diagnostics)
+    }
+
+    /// Stops the values of a load that failed, in the background (a load is synchronous).
+    static func stopAbandoned(_ values: [any Stoppable]) {
+        guard !values.isEmpty else { return }
+        Task.detached {
+            for value in values { await value.stop() }
+        }
     }
 
     static func loadListeners(_ options: Options) -> [ListenerConfig] {

@@ -1,5 +1,6 @@
 /// Where a middleware belongs in a chain. Out-of-rank order is allowed but warned about
-/// (a cache before auth would serve private answers to anyone).
+/// (a cache before auth would serve private answers to anyone), unless the earlier type says it
+/// may stand there (`MiddlewareType.mayPrecede`).
 public enum Phase: Int, Sendable, Comparable, CustomStringConvertible {
     case observe = 0     // log
     case transport = 1   // tls policy
@@ -46,21 +47,31 @@ public struct OptionSpec: Sendable {
     }
 }
 
-/// A middleware type: its JSON name, documentation, rank, whether it ends a chain, and the
-/// factory that turns options into an immutable value once per load.
+/// A middleware type: its JSON name, documentation, rank, where else it may stand, whether it ends
+/// a chain, and the factory that turns options into an immutable value once per load.
 public struct MiddlewareType: Sendable {
     public let name: String
     public let summary: String
     public let phase: Phase
+    /// Phases of a lower rank this type may stand before without a warning: a behaviour that sends
+    /// its upstream requests down its chain says `[.cache]`, so `[behaviour, cache, upstream]`
+    /// keeps the objects it fetches.
+    public let mayPrecede: Set<Phase>
     public let isTerminal: Bool
     public let options: [OptionSpec]
     public let build: @Sendable (Options, BuildContext) throws -> any Middleware
 
-    public init(name: String, summary: String, phase: Phase, isTerminal: Bool = false, options: [OptionSpec],
+    /// Whether `later` may come after a middleware of this type without a phase-order warning.
+    public func allows(_ later: MiddlewareType) -> Bool {
+        later.phase >= phase || mayPrecede.contains(later.phase)
+    }
+
+    public init(name: String, summary: String, phase: Phase, mayPrecede: Set<Phase> = [], isTerminal: Bool = false, options: [OptionSpec],
                 build: @escaping @Sendable (Options, BuildContext) throws -> any Middleware) {
         self.name = name
         self.summary = summary
         self.phase = phase
+        self.mayPrecede = mayPrecede
         self.isTerminal = isTerminal
         self.options = options
         self.build = build

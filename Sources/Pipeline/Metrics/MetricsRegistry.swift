@@ -1,16 +1,23 @@
 import Synchronization
 
 /// Something with counters of its own (a cache store, a source) that `/metrics` should show.
+///
+/// A value built from pipeline.json hands itself to `BuildContext.metrics(_:)` while it is built;
+/// its series appear when its pipeline is *activated* (starts serving) and go when another
+/// pipeline replaces it, so a load that fails, or one that is still building, never touches what
+/// `/metrics` shows. It labels its series with `metricsKey`, the JSON pointer of what it measures
+/// (`/stacks/registry/chain/2`, `/middlewares/shared-cache`).
 public protocol MetricsSource: AnyObject, Sendable {
-    /// Identifies the series this source renders; a newer source with the same key replaces an
-    /// older one (after a reload the old pipeline's cache may live on for a while).
+    /// Identifies the series this source renders: the JSON pointer of its place in pipeline.json
+    /// (a process-wide source: a fixed name).
     var metricsKey: String { get }
     /// Prometheus text exposition lines (with their `# HELP`/`# TYPE`).
     func renderMetrics() -> String
 }
 
-/// Process-wide metrics: request counters every codec feeds through `Context.complete`, and the
-/// sources that registered themselves. Rendered as Prometheus text by the `metrics` middleware.
+/// What `/metrics` shows: request counters every codec feeds through `Context.complete` (process
+/// wide, counted per event loop without a shared lock and summed when scraped), the sources of the
+/// active pipeline, and process-wide sources. Rendered as Prometheus text by the `metrics` middleware.
 public final class MetricsRegistry: Sendable {
     public static let shared = MetricsRegistry()
 
@@ -33,8 +40,16 @@ public final class MetricsRegistry: Sendable {
     /// memory sit in the first few, large downloads in the last.
     static let durationBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
-    private let requests = Mutex<[RequestKey: RequestCounts]>([:])
+    /// Request counts, one table per event loop (by its index) and a last one for work off the
+    /// loops: each table's lock is taken by its own loop, and by a scrape.
+    private let shards: [Shard]
+
+    final class Shard: Sendable {
+        let table = Mutex<[RequestKey: RequestCounts]>([:])
+    }
     private let sources = Mutex<[WeakSource]>([])
+    /// The sources of the pipeline serving now.
+    private let active = Mutex<[any MetricsSource]>([])
 
     final class WeakSource: @unchecked Sendable {
         // Set once in init; only read afterwards.
@@ -46,12 +61,16 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
-    public init() {}
+    /// Tables for loops 0 ..< `loops` (loops beyond share them) and one for everything else.
+    public init(loops: Int = 64) {
+        shards = (0...max(1, loops)).map { _ in Shard() }
+    }
 
-    /// Counts one finished request.
+    /// Counts one finished request in the current loop's table.
     public func record(stack: String, version: HTTPVersion, status: Int, bytes: Int, aborted: Bool, duration: Duration) {
         let key = RequestKey(stack: stack, version: version, statusClass: status / 100)
-        requests.withLock { table in
+        let shard = EventLoop.current.map { $0.index % (shards.count - 1) } ?? shards.count - 1
+        shards[shard].table.withLock { table in
             var counts = table[key, default: RequestCounts()]
             counts.requests += 1
             counts.bytes += bytes
@@ -63,7 +82,16 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
-    /// Adds `source` to what `/metrics` shows, for as long as it lives.
+    /// Shows `sources` (those of the pipeline that starts serving) instead of the previous pipeline's.
+    public func activate(_ sources: [any MetricsSource]) {
+        active.withLock { $0 = sources }
+    }
+
+    /// The keys of the active pipeline's sources (tests, diagnostics).
+    public var activeKeys: [String] { active.withLock { $0.map(\.metricsKey) } }
+
+    /// Adds a process-wide `source` (not one of a pipeline) to what `/metrics` shows, for as long
+    /// as it lives; a newer one with the same key replaces it.
     public func register(_ source: any MetricsSource) {
         let entry = WeakSource(source)
         sources.withLock { list in
@@ -74,7 +102,19 @@ public final class MetricsRegistry: Sendable {
 
     /// Everything as Prometheus text, in a stable order.
     public func render() -> String {
-        let table = requests.withLock { $0 }.sorted {
+        var sum: [RequestKey: RequestCounts] = [:]
+        for shard in shards {
+            for (key, counts) in shard.table.withLock({ $0 }) {
+                var total = sum[key, default: RequestCounts()]
+                total.requests += counts.requests
+                total.bytes += counts.bytes
+                total.aborted += counts.aborted
+                total.seconds += counts.seconds
+                for index in total.buckets.indices { total.buckets[index] += counts.buckets[index] }
+                sum[key] = total
+            }
+        }
+        let table = sum.sorted {
             ($0.key.stack, $0.key.version.rawValue, $0.key.statusClass) < ($1.key.stack, $1.key.version.rawValue, $1.key.statusClass)
         }
         var out = ""
@@ -100,7 +140,39 @@ public final class MetricsRegistry: Sendable {
             out += "gateway_request_duration_seconds_sum{\(labels(key))} \(counts.seconds)\n"
             out += "gateway_request_duration_seconds_count{\(labels(key))} \(counts.requests)\n"
         }
-        for source in sources.withLock({ $0.compactMap(\.source) }) { out += source.renderMetrics() }
+        let texts = active.withLock { $0 }.map { $0.renderMetrics() } + sources.withLock { $0.compactMap(\.source) }.map { $0.renderMetrics() }
+        return out + Self.merge(texts)
+    }
+
+    /// Several sources' texts as one exposition: each family's `# HELP`/`# TYPE` once, followed by
+    /// every source's samples of it (two caches both render `gateway_cache_hits_total`).
+    static func merge(_ texts: [String]) -> String {
+        var order: [String] = []
+        var headers: [String: [Substring]] = [:]
+        var samples: [String: [Substring]] = [:]
+        for text in texts {
+            var family = ""
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") {
+                    family = String(line.split(separator: " ")[2])
+                    if headers[family] == nil {
+                        order.append(family)
+                        headers[family] = []
+                    }
+                    if headers[family]!.count < 2, !headers[family]!.contains(line) { headers[family]!.append(line) }
+                } else {
+                    if headers[family] == nil {
+                        order.append(family)
+                        headers[family] = []
+                    }
+                    samples[family, default: []].append(line)
+                }
+            }
+        }
+        var out = ""
+        for family in order {
+            for line in headers[family]! + samples[family, default: []] { out += line + "\n" }
+        }
         return out
     }
 

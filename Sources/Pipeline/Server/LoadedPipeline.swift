@@ -62,10 +62,15 @@ public final class LoadedPipeline: Sendable {
     public let workers: Int
     public let drainTimeout: Duration
     public let warnings: [ConfigIssue]
-    let stoppables: [any Stoppable]
+    /// The values with background work this load built: stopped when another pipeline replaced
+    /// this one and its requests drained (or when it never started serving).
+    public let stoppables: [any Stoppable]
+    /// The series this load adds to `/metrics` once it serves.
+    public let metricsSources: [any MetricsSource]
 
     public init(listeners: [ListenerConfig], stacks: [CompiledStack], workers: Int = 0, drainTimeout: Duration = .seconds(30),
-                warnings: [ConfigIssue] = [], stoppables: [any Stoppable] = []) {
+                warnings: [ConfigIssue] = [], stoppables: [any Stoppable] = [], metricsSources: [any MetricsSource] = []) {
+        self.metricsSources = metricsSources
         self.listeners = listeners
         self.stacks = stacks
         self.workers = workers
@@ -76,6 +81,12 @@ public final class LoadedPipeline: Sendable {
 
     public func stack(for request: Request, listener: String) -> CompiledStack? {
         stacks.first { $0.accepts(request, on: listener) }
+    }
+
+    /// Makes this pipeline's sources what `/metrics` shows (the server calls it when the pipeline
+    /// starts serving: at start and after a reload's swap).
+    public func activateMetrics(in registry: MetricsRegistry = .shared) {
+        registry.activate(metricsSources)
     }
 
     /// Stops background work of the middlewares (refreshers, disk indexes) of this load.

@@ -44,6 +44,7 @@ public final class Server: Sendable {
             throw error
         }
         sockets.withLock { $0 = opened }
+        core.pipeline.activateMetrics()
         for loop in loops { loop.start() }
         logListening(Array(opened.values))
     }
@@ -110,7 +111,9 @@ public final class Server: Sendable {
         for socket in removed { socket.close() }
         sockets.withLock { $0 = opened }
         logListening(added)
-        return core.swap(pipeline)
+        let old = core.swap(pipeline)
+        pipeline.activateMetrics()
+        return old
     }
 
     /// Stops accepting, closes idle connections, lets requests in flight finish, and returns when
