@@ -74,6 +74,10 @@ struct TerraformCacheTests {
     @Test("each provider zip is fetched from GitHub once, for the mirror's h1: and the clients' downloads, and survives a reload's h1:")
     func fetchedOnce() async throws {
         let world = try Self.world()
+        // [terraform.registry, cache, upstream] is a valid position: no config warning at all.
+        #expect(!world.gateway.stderr.contains("\"msg\":\"config\""), "\(world.gateway.stderr)")
+        let check = Tool.run(Paths.gateway, ["check", world.gateway.configPath])
+        #expect(check.status == 0 && !check.output.contains("warning") && !check.stderr.contains("warning"), "\(check.output)\(check.stderr)")
         // A registry install downloads this platform's zip through the cache (a miss that fills it).
         let registry = TerraformRunner(caFile: world.certificates.ca, cliConfig: """
             credentials "localhost:\(world.port)" { token = "\(Self.token)" }

@@ -265,6 +265,40 @@ struct ConfigTests {
         #expect(pipeline?.warnings.count == 1)
     }
 
+    @Test("a type that says it may stand before the cache does so without a warning; another behaviour there is warned about")
+    func positions() throws {
+        let fetcher = MiddlewareType(name: "fetcher", summary: "sends its own requests down the chain", phase: .behaviour, mayPrecede: [.cache],
+                                     options: []) { _, _ in TestTypes.Pass() }
+        let plain = MiddlewareType(name: "plain", summary: "a behaviour", phase: .behaviour, options: []) { _, _ in TestTypes.Pass() }
+        let registry = TypeRegistry(middlewares: [TestTypes.echo, TestTypes.memo, TestTypes.guardType, fetcher, plain], sources: [])
+        func warnings(_ chain: String) -> [String] {
+            let json = config(stacks: #""s": {"chain": \#(chain)}"#)
+            let (pipeline, diagnostics) = PipelineLoader.load(Array(json.utf8), environment: ConfigEnvironment(variables: [:], baseDirectory: "/tmp"),
+                                                              registry: registry)
+            #expect(pipeline != nil)
+            return diagnostics.warnings.map(\.description)
+        }
+        #expect(warnings(#"[{"type": "fetcher"}, {"type": "memo"}, {"type": "echo", "text": "x"}]"#) == [])
+        #expect(warnings(#"[{"type": "plain"}, {"type": "memo"}, {"type": "echo", "text": "x"}]"#)
+            == [#"/stacks/s/chain/1: "memo" (cache) runs after "plain" (behaviour); the usual order is log, tls, auth, cache, behaviour, upstream"#])
+        // Where it may stand is only the cache: auth after it is still warned about.
+        #expect(warnings(#"[{"type": "fetcher"}, {"type": "guard"}, {"type": "echo", "text": "x"}]"#).count == 1)
+    }
+
+    @Test("chain rules registered with the types rewrite every chain, nested ones included")
+    func chainRules() async throws {
+        let marker = ChainRule(name: "marker") { elements, stack, _ in
+            [ChainElement(TestTypes.Fixed(text: "rewritten in \(stack.name) with \(stack.members.count) members"), at: elements[0].pointer)] + elements
+        }
+        let registry = TypeRegistry(middlewares: [TestTypes.echo, TestTypes.note], sources: [], chainRules: [marker])
+        let json = config(stacks: #""s": {"chain": [{"type": "note"}, {"type": "echo", "text": "x"}]}"#)
+        let (pipeline, diagnostics) = PipelineLoader.load(Array(json.utf8), environment: ConfigEnvironment(variables: [:], baseDirectory: "/tmp"),
+                                                          registry: registry)
+        let loaded = try #require(pipeline, "\(diagnostics.errors)")
+        let first = try #require(loaded.stacks.first?.chain.middlewares.first as? TestTypes.Fixed)
+        #expect(first.text == "rewritten in s with 2 members")
+    }
+
     @Test("a declared stack missing from run is a warning")
     func stackNotRun() {
         let (_, diagnostics) = load(config(stacks: #""s": {"chain": [{"type": "echo", "text": "x"}]}, "t": {"chain": [{"type": "echo", "text": "y"}]}"#,

@@ -10,7 +10,7 @@ import Pipeline
 /// fetched once for the hash and the clients' downloads. Archive and file URLs are absolute
 /// gateway URLs, signed when the pipeline has URL signing keys, because Terraform sends no
 /// credentials when it downloads (terraform.md §0).
-public struct TerraformRegistry: Middleware, Stoppable {
+public struct TerraformRegistry: Middleware, Stoppable, DeclaresAnonymousPaths {
     let modules: (any ModuleRegistrySource)?
     let providers: (any ProviderRegistrySource)?
     let prefix: String
@@ -73,8 +73,6 @@ public struct TerraformRegistry: Middleware, Stoppable {
                     options.error("signingKeys", "\(error)")
                 }
             }
-            // Discovery must never ask for credentials, nor fail on stale ones (terraform.md §1, login gotcha).
-            context.anonymousPaths.add("/.well-known/terraform.json")
             let sign = options.bool("signURLs", default: context.isBehindAuth)
             let signer = sign ? context.signerForMinting(at: options.pointer) : nil
             if providers != nil, keys.isEmpty {
@@ -87,6 +85,10 @@ public struct TerraformRegistry: Middleware, Stoppable {
             registry.owned = views.owned
             return registry
         })
+
+    /// Discovery must never ask for credentials, nor fail on stale ones (terraform.md §1, login
+    /// gotcha): every auth gate of the registry's stack lets it through.
+    public var anonymousPaths: [String] { ["/.well-known/terraform.json"] }
 
     /// Stops the background work of the views it made (their downloads in flight).
     public func stop() async {

@@ -30,16 +30,30 @@ public final class BuildContext: @unchecked Sendable {
     /// per-process key when none are configured).
     public internal(set) var urlSigner: URLSigner = .ephemeral()
     var warnedEphemeralSigner = false
-    /// For each chain being built (nested for routers): whether an authenticator came before the
-    /// element now being built.
+    /// For each chain being built (nested for routers): whether an auth-phase middleware came
+    /// before the element now being built.
     private var authSeen: [Bool] = []
+    /// The `anonymous` paths of the stack being built, as configured (chain rules read them).
+    var stackAnonymous = PathPatterns()
+    /// Every middleware built for the stack being built so far, nested chains included.
+    private var stackMembers: [any Middleware] = []
 
-    /// Whether the middleware being built sits behind an auth middleware (in its chain or an
+    /// Whether the middleware being built sits behind an auth-phase middleware (in its chain or an
     /// enclosing one): a behaviour then signs the download URLs it hands out.
     public var isBehindAuth: Bool { authSeen.contains(true) }
-    /// The `anonymous` paths of the stack being built; auth gates built for it skip them.
-    /// A behaviour's factory may add paths its protocol needs open (e.g. discovery documents).
-    public var anonymousPaths = PathPatterns()
+
+    /// Starts building the stack `name` (its `anonymous` paths as configured).
+    func beginStack(_ name: String, anonymous: PathPatterns) {
+        stackName = name
+        stackAnonymous = anonymous
+        stackMembers = []
+    }
+
+    func endStack() {
+        stackName = nil
+        stackAnonymous = PathPatterns()
+        stackMembers = []
+    }
 
     init(diagnostics: Diagnostics, environment: ConfigEnvironment, registry: TypeRegistry) {
         self.diagnostics = diagnostics
@@ -140,15 +154,18 @@ public final class BuildContext: @unchecked Sendable {
 
     /// One element of a chain: the name of an entry in `middlewares` or an inline object with `type`.
     func element(_ value: JSONValue, at pointer: JSONPointer) -> (type: MiddlewareType, value: any Middleware)? {
+        let built: (type: MiddlewareType, value: any Middleware)?
         switch value {
         case .string(let name):
-            return named(name, at: pointer)
+            built = named(name, at: pointer)
         case .object(let object):
-            return inline(object, at: pointer)
+            built = inline(object, at: pointer)
         default:
             diagnostics.error(pointer, "expected a middleware name or an object with \"type\", got \(value.typeName)")
-            return nil
+            built = nil
         }
+        if let built { stackMembers.append(built.value) }
+        return built
     }
 
     func named(_ name: String, at pointer: JSONPointer) -> (type: MiddlewareType, value: any Middleware)? {
@@ -248,7 +265,7 @@ public final class BuildContext: @unchecked Sendable {
             }
             if let element {
                 built.append((element.type, element.value, pointer.appending(i)))
-                if element.value is any Authenticator { authSeen[authSeen.count - 1] = true }
+                if element.type.phase == .auth { authSeen[authSeen.count - 1] = true }
             } else {
                 failed = true
             }
@@ -274,43 +291,17 @@ public final class BuildContext: @unchecked Sendable {
         }
         if failed { return nil }
         // Each downstream starts right after the element that asked for it; `Chain` binds it there.
-        var elements: [(value: any Middleware, pointer: JSONPointer)] = []
+        var elements: [ChainElement] = []
         for (i, element) in built.enumerated() {
-            elements.append((element.value, element.pointer))
+            elements.append(ChainElement(element.value, at: element.pointer))
             for tap in taps where tap.after == i {
-                elements.append((DownstreamTap(downstream: tap.downstream, stack: stackName ?? ""), element.pointer))
+                elements.append(ChainElement(DownstreamTap(downstream: tap.downstream, stack: stackName ?? ""), at: element.pointer))
             }
         }
-        return Chain(gated(elements))
-    }
-
-    /// Folds each run of adjacent authenticators into one `AuthGate`, so they act as alternatives.
-    /// Authenticators separated by other middlewares stay separate gates that must each pass, which
-    /// is rarely meant: that gets a warning.
-    func gated(_ elements: [(value: any Middleware, pointer: JSONPointer)]) -> [any Middleware] {
-        var result: [any Middleware] = []
-        var run: [any Authenticator] = []
-        var gates: [JSONPointer] = []
-        func flush() {
-            guard !run.isEmpty else { return }
-            result.append(AuthGate(authenticators: run, anonymous: anonymousPaths, signer: urlSigner))
-            run = []
-        }
-        for (value, pointer) in elements {
-            if let authenticator = value as? any Authenticator {
-                if run.isEmpty { gates.append(pointer) }
-                run.append(authenticator)
-            } else {
-                flush()
-                result.append(value)
-            }
-        }
-        flush()
-        if gates.count > 1 {
-            diagnostics.warning(gates[1], "auth middlewares separated by other middlewares are separate checks that must all pass; "
-                + "place them next to each other to accept any of them")
-        }
-        return result
+        // The registry's rules (auth composition among them) rewrite the chain; the engine does not know what they do.
+        let stack = StackBuild(name: stackName ?? "", anonymous: stackAnonymous, members: stackMembers)
+        for rule in registry.chainRules { elements = rule.apply(elements, stack, self) }
+        return Chain(elements.map(\.value))
     }
 
     static func phaseAdvice(_ earlier: Phase, _ later: Phase) -> String {

@@ -202,11 +202,9 @@ public enum PipelineLoader {
             for pattern in anonymous {
                 if let problem = PathPatterns.problem(with: pattern) { stack.error("anonymous", problem) }
             }
-            context.stackName = name
-            context.anonymousPaths = PathPatterns(anonymous)
+            context.beginStack(name, anonymous: PathPatterns(anonymous))
             let chain = context.chain(object["chain"], at: pointer.appending("chain"))
-            context.stackName = nil
-            context.anonymousPaths = PathPatterns()
+            context.endStack()
             if let chain {
                 result.append(CompiledStack(name: name, matches: matches, chain: chain, maxBodyBytes: maxBody, listeners: listeners,
                                             requestTimeout: timeout))

@@ -107,12 +107,15 @@ public struct SourceType: Sendable {
 public struct TypeRegistry: Sendable {
     public private(set) var middlewares: [String: MiddlewareType] = [:]
     public private(set) var sources: [String: SourceType] = [:]
+    /// Rewrites run over every chain built, in order (auth composition is one: `ChainRule.standard`).
+    public var chainRules: [ChainRule] = ChainRule.standard
 
     public init() {}
 
-    public init(middlewares: [MiddlewareType], sources: [SourceType]) {
+    public init(middlewares: [MiddlewareType], sources: [SourceType], chainRules: [ChainRule] = ChainRule.standard) {
         for type in middlewares { register(type) }
         for type in sources { register(type) }
+        self.chainRules = chainRules
     }
 
     public mutating func register(_ type: MiddlewareType) {
