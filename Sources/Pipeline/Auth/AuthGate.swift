@@ -1,7 +1,8 @@
-/// The one decision point for a run of adjacent authenticators in a chain (built by
-/// `BuildContext.chain`). In order:
+/// The one decision point for a run of adjacent authenticators in a chain (made by the chain
+/// rule `AuthGate.composition`). In order:
 ///
-/// 1. An anonymous path of the stack goes on without looking at credentials, so a stale token
+/// 1. An anonymous path of the stack (configured, or declared by a member through
+///    `DeclaresAnonymousPaths`) goes on without looking at credentials, so a stale token
 ///    sent to `/.well-known/terraform.json` cannot cause a 401.
 /// 2. A valid signed URL for exactly this path and method is accepted instead of credentials; its
 ///    parameters are removed from the query before the request goes on.
