@@ -51,6 +51,34 @@ struct OutcomeCacheTests {
         #expect(cache.cached("k") == 42)
     }
 
+    @Test("stop cancels the running work, refuses new work, keeps known values; work cut short is not a remembered failure")
+    func stop() async throws {
+        let cache = OutcomeCache<String, Int>(maxEntries: 10)
+        #expect(try await cache.value(for: "known") { 1 } == 1)
+        let cancelled = Flag()
+        let running = Task {
+            try await cache.value(for: "slow") {
+                do {
+                    try await Task.sleep(for: .seconds(600))
+                } catch {
+                    cancelled.raise()
+                    throw error
+                }
+                return 2
+            }
+        }
+        while cache.count < 2 { await Task.yield() }
+        await cache.stop()
+        await #expect(throws: CancellationError.self) { try await running.value }
+        #expect(cancelled.isRaised)
+        #expect(!cache.remembersFailure("slow"))
+        #expect(try await cache.value(for: "known") { 0 } == 1)
+        let runs = Runs()
+        await #expect(throws: OutcomeCache<String, Int>.Stopped.self) { try await cache.value(for: "new") { runs.add(); return 3 } }
+        #expect(cache.peek("other") { runs.add(); return 4 } == nil)
+        #expect(runs.value == 0)
+    }
+
     @Test("a failure is not retried within its backoff; after it one new run, and the wait doubles")
     func failureBackoff() async throws {
         let clock = BackoffClock()

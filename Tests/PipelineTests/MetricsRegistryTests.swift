@@ -26,4 +26,29 @@ struct MetricsRegistryTests {
         #expect(text.contains("gateway_request_duration_seconds_count{\(series)} 4\n"))
         #expect(text.contains("gateway_request_duration_seconds_sum{\(series)} 100.7035\n"), "\(text)")
     }
+
+    final class Source: MetricsSource {
+        let metricsKey: String
+        let value: Int
+        init(_ key: String, _ value: Int) {
+            metricsKey = key
+            self.value = value
+        }
+        func renderMetrics() -> String {
+            "# HELP t_total T.\n# TYPE t_total counter\nt_total{at=\"\(metricsKey)\"} \(value)\n"
+        }
+    }
+
+    @Test("a pipeline's sources show from its activation until the next; families from several sources share one header")
+    func activation() {
+        let registry = MetricsRegistry()
+        let live = [Source("/stacks/a/chain/0", 1), Source("/middlewares/shared", 2)]
+        registry.activate(live)
+        let text = registry.render()
+        #expect(text.contains("# TYPE t_total counter\nt_total{at=\"/stacks/a/chain/0\"} 1\nt_total{at=\"/middlewares/shared\"} 2\n"), "\(text)")
+        #expect(text.components(separatedBy: "# TYPE t_total").count == 2)
+        registry.activate([Source("/stacks/b/chain/0", 5)])
+        #expect(!registry.render().contains("/stacks/a/chain/0"))
+        #expect(registry.activeKeys == ["/stacks/b/chain/0"])
+    }
 }

@@ -95,8 +95,8 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Stop
                 return nil
             }
         }
+        // Not awaited: work that ignores cancellation must not hold up a reload or a drain.
         for task in running { task.cancel() }
-        for task in running { _ = await task.result }
     }
 
     /// Whether `stop()` was called.
