@@ -113,6 +113,28 @@ struct CacheCoalescingTests {
         }
     }
 
+    @Test("stop ends the fill in flight (every follower's body fails, nothing is stored) and later misses are not filled")
+    func stopEndsFills() async throws {
+        let cache = makeCache()
+        let upstream = FakeUpstream(chunks: chunks(20, size: 1000))
+        let responses = try await concurrentResponses(cache, upstream, count: 5)
+        #expect(upstream.calls.load(ordering: .relaxed) == 1)
+        await cache.stop()
+        #expect(cache.store.isStopped)
+        upstream.gate.open()
+        let bodies = await bodies(responses)
+        #expect(bodies.allSatisfy { $0 == nil }, "a stopped cache's fill must not complete")
+        #expect(cache.store.memory.usage.entries == 0)
+        // A request that still reaches the stopped cache passes through it: whole, and not stored.
+        let later = try await cache.handle(Request(authority: "example.com", path: "/object"), context: Context(requestID: "late"),
+                                           next: upstream.next)
+        let writer = CollectingWriter()
+        try await later.body.write(to: writer)
+        #expect(writer.bytes == upstream.body)
+        #expect(upstream.calls.load(ordering: .relaxed) == 2)
+        #expect(cache.store.memory.usage.entries == 0)
+    }
+
     @Test("50 concurrent misses make one upstream call and all 50 bodies are the whole object")
     func coalesces() async throws {
         let cache = makeCache()

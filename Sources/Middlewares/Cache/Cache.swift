@@ -95,6 +95,8 @@ public struct Cache: Middleware, Stoppable {
             return Response(status: .ok, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Cache-Control": "no-store"],
                             body: ResponseBody(string: store.renderMetrics()))
         }
+        // Stopped (its pipeline was replaced and drained): a late request passes through, nothing is filled.
+        if store.isStopped { return try await next(request, context) }
         guard request.method == .get || request.method == .head, request.body.isEmpty else {
             let response = try await passThrough(request, context, next, stale: nil)
             // A successful unsafe request invalidates what is stored for its URL (RFC 9111 §4.4).

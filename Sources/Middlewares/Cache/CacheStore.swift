@@ -16,6 +16,7 @@ final class CacheStore: MetricsSource {
     private let fills = Mutex<[String: Fill]>([:])
     /// The pumps running (each a fill's body streaming into the store), so `stop` can end them.
     private let pumps = Mutex<(next: Int, tasks: [Int: Task<Void, Never>], stopped: Bool)>((0, [:], false))
+    private let stopped = Atomic<Bool>(false)
 
     /// `name` labels its series and log lines: the JSON pointer of the `cache` in pipeline.json.
     init(name: String, memory: MemoryStore, disk: DiskStore?, maxObjectBytes: Int64, windowBytes: Int64 = 4 << 20) {
@@ -111,6 +112,7 @@ final class CacheStore: MetricsSource {
 
     /// Cancels the pumps and fails the fills in flight; later fills fail at once.
     func stop() {
+        stopped.store(true, ordering: .relaxed)
         let tasks = pumps.withLock { pumps in
             pumps.stopped = true
             defer { pumps.tasks = [:] }
@@ -125,7 +127,7 @@ final class CacheStore: MetricsSource {
     }
 
     /// Whether `stop()` was called.
-    var isStopped: Bool { pumps.withLock { $0.stopped } }
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
     /// Runs a fill's body to its end and stores the result; on any failure the fill fails (its
     /// readers abort) and nothing is kept. Never throws: it runs detached from any one request.
