@@ -16,11 +16,13 @@ public enum Builtins {
         Cache.type,
         TerraformRegistry.type,
         GitHubWebhook.type,
+        OCIMirror.type,
     ]
 
     public static let sourceTypes: [SourceType] = [
         DirectorySource.type,
         GitHubSource.type,
+        OCISource.type,
     ]
 
     public static var registry: TypeRegistry { TypeRegistry(middlewares: middlewareTypes, sources: sourceTypes) }
