@@ -64,10 +64,12 @@ final class OCIRegistryClient: Sendable {
     /// A GET or HEAD of `url` for `repository`, with credentials, retried once after a 401 taught
     /// the scheme (or the token expired). Returns the final response, whatever its status, except
     /// a 401 after the retry, which throws 502.
-    func send(_ original: Request, repository: String, deadline: ContinuousClock.Instant? = nil) async throws -> ClientResponse {
+    func send(_ original: Request, repository: String, actions: String = "pull",
+              deadline: ContinuousClock.Instant? = nil) async throws -> ClientResponse {
         var request = original
         request.headers.remove("Authorization")
-        if let authorization = try await authorization(for: repository, refresh: false) {
+        let scope = "repository:\(repository):\(actions)"
+        if let authorization = try await authorization(scope: scope, refresh: false) {
             request.headers["Authorization"] = authorization
         }
         requestCounter.add(1, ordering: .relaxed)
@@ -76,7 +78,7 @@ final class OCIRegistryClient: Sendable {
         _ = try? await first.body.collect(upTo: 64 * 1024)
         let hadCredentials = request.headers["Authorization"] != nil
         learn(first.headers["WWW-Authenticate"], hadCredentials: hadCredentials)
-        guard let authorization = try await authorization(for: repository, refresh: true) else {
+        guard let authorization = try await authorization(scope: scope, refresh: true) else {
             throw refused("the registry asks for credentials and none are configured")
         }
         request.headers["Authorization"] = authorization
@@ -93,15 +95,15 @@ final class OCIRegistryClient: Sendable {
         return HTTPError(.badGateway, "the OCI registry refused access")
     }
 
-    /// The Authorization value for a request to `repository`, or nil to send none.
-    private func authorization(for repository: String, refresh: Bool) async throws -> String? {
+    /// The Authorization value for a request in `scope` (`repository:<name>:pull`), or nil to send none.
+    private func authorization(scope: String, refresh: Bool) async throws -> String? {
         switch state.withLock({ $0.scheme }) {
         case nil:
             return nil
         case .basic?:
             return basicCredentials
         case .bearer(let realm, let service)?:
-            return "Bearer " + (try await token(scope: "repository:\(repository):pull", realm: realm, service: service, refresh: refresh)).value
+            return "Bearer " + (try await token(scope: scope, realm: realm, service: service, refresh: refresh)).value
         }
     }
 

@@ -1,0 +1,91 @@
+import Foundation
+import Middlewares
+import Pipeline
+import Testing
+
+/// Terraform 1.0.3 installing providers kept in a real docker-registry through `oci.mirror`.
+@Suite("OCI provider mirror", .serialized)
+struct OCIMirrorTests {
+    /// The gateway with the OCI mirror on /mirror/ and, for comparison, the directory-source
+    /// registry (and its mirror) on /v1/.
+    static func startGateway(registry: OCIRegistryProcess, sourceExtra: String = "") throws -> (GatewayProcess, TestCertificates) {
+        let certificates = TestCertificates()
+        let gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                            "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}}],
+             "sources": {"examples": {"type": "directory", "path": "\(Paths.root)/examples/registry"},
+                         "oci": {"type": "oci", "url": "\(registry.url)",
+                                 "repository": "terraform-providers/${hostname}/${namespace}/${type}"\(sourceExtra)}},
+             "stacks": {
+               "oci": {"match": {"pathPrefix": ["/mirror/"]}, "chain": [
+                 {"type": "log"},
+                 {"type": "oci.mirror", "source": "oci"},
+                 {"type": "cache"},
+                 {"type": "upstream"}]},
+               "terraform": {"chain": [
+                 {"type": "log"},
+                 {"type": "terraform.registry", "modules": "examples", "providers": "examples",
+                  "signingKeys": ["\(Paths.root)/examples/registry/keys/acme-signing.asc"],
+                  "mirrorHostnames": ["registry.acme.test"]},
+                 {"type": "upstream"}]}}}
+            """, directory: certificates.directory)
+        return (gateway, certificates)
+    }
+
+    static let repository = "terraform-providers/registry.acme.test/acme/hello"
+
+    @Test("terraform installs from the OCI-backed mirror with the hashes the directory mirror gives")
+    func terraformInstalls() async throws {
+        let registry = try OCIRegistryProcess()
+        let report = try await ExampleProvider.push(registry, repository: Self.repository)
+        #expect(report.uploadedBlobs == 4)
+        let (gateway, certificates) = try Self.startGateway(registry: registry)
+        let port = gateway.port("https")
+
+        // Both hashes for every platform, equal to what the directory-source mirror says of the same zips.
+        let base = "https://localhost:\(port)"
+        let oci = archiveHashes(fetchJSON(base + "/mirror/registry.acme.test/acme/hello/1.0.0.json", ca: certificates.ca))
+        let directory = archiveHashes(fetchJSON(base + "/v1/mirror/registry.acme.test/acme/hello/1.0.0.json", ca: certificates.ca))
+        #expect(oci.keys.sorted() == ["darwin_arm64", "linux_amd64", "linux_arm64"])
+        #expect(oci == directory, "oci \(oci) directory \(directory)")
+        #expect(oci.values.allSatisfy { $0.count == 2 && $0[0].hasPrefix("h1:") && $0[1].hasPrefix("zh:") })
+
+        let terraform = TerraformRunner(caFile: certificates.ca, cliConfig: """
+            provider_installation {
+              network_mirror { url = "https://localhost:\(port)/mirror/" }
+            }
+            """)
+        terraform.write("main.tf", """
+            terraform {
+              required_providers {
+                hello = { source = "registry.acme.test/acme/hello" }
+              }
+            }
+            """)
+        let result = terraform.initialize()
+        #expect(result.status == 0, "terraform init failed:\n\(result.output)\n\(result.stderr)")
+        #expect(result.output.contains("Installed registry.acme.test/acme/hello v1.0.0 (verified checksum)"))
+        let locked = terraform.lockedHashes("registry.acme.test/acme/hello")
+        #expect(!locked.isEmpty)
+        #expect(locked.allSatisfy { hash in oci["linux_amd64"]?.contains(hash) == true }, "lock \(locked) vs \(oci)")
+        let log = gateway.accessLog
+        #expect(log.contains { ($0["path"] as? String)?.hasSuffix("/1.0.0/terraform-provider-hello_1.0.0_linux_amd64.zip") == true
+            && ($0["status"] as? Int) == 200 })
+    }
+
+    @Test("unknown and unmappable providers answer 404 in the registry's error shape")
+    func notFound() async throws {
+        let registry = try OCIRegistryProcess()
+        _ = try await ExampleProvider.push(registry, repository: Self.repository)
+        let (gateway, certificates) = try Self.startGateway(registry: registry)
+        for path in ["/mirror/registry.acme.test/acme/nope/index.json", "/mirror/registry.acme.test/acme/hello/9.9.9.json",
+                     "/mirror/Registry.acme.test/ACME/he__llo--/index.json", "/mirror/registry.acme.test/acme/hello/1.0.0/x.zip"] {
+            let result = Tool.curl(["--cacert", certificates.ca, "-w", "\n%{http_code} %{content_type}",
+                                    gateway.url("https", path, scheme: "https", host: "localhost")])
+            let lines = result.output.split(separator: "\n")
+            #expect(lines.last == "404 application/json", "\(path): \(result.output)")
+            #expect(lines.first?.hasPrefix("{\"errors\":[") == true, "\(path): \(result.output)")
+        }
+    }
+}
