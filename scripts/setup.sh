@@ -18,7 +18,7 @@ profile="${1:-test}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 build_packages=(pkg-config libssl-dev libnghttp2-dev zlib1g-dev liblzma-dev libzstd-dev)
-test_packages=(curl ca-certificates openssl nginx wrk nghttp2-client haproxy docker-registry gnupg gpgv sqv git
+test_packages=(curl ca-certificates openssl nginx wrk nghttp2-client haproxy docker-registry skopeo apache2-utils gnupg gpgv sqv git
                python3-venv apt-utils dpkg-dev)
 bench_packages=(nginx wrk curl nghttp2-client)
 

@@ -97,3 +97,124 @@ func archiveHashes(_ document: [String: Any]?) -> [String: [String]] {
     }
     return result
 }
+
+/// A token service for distribution's `auth: token` (oci.md §4.6), in this process: RS256 JWTs
+/// whose header carries the signing certificate (`x5c`), which the registry checks against its
+/// `rootcertbundle`. alice (Basic to the realm) may pull and push everywhere; anonymous callers
+/// may pull `public/*` only; wrong credentials get 401. It counts what it saw.
+final class OCITokenService: @unchecked Sendable {
+    let directory = TemporaryDirectory("token")
+    let key: PrivateKey
+    let certificateDER: [UInt8]
+    var certificateFile: String { directory.file("token.crt") }
+    private(set) var server: InProcessServer!
+    let seen = Collected()
+    static let user = "alice", password = "s3cret"
+
+    var realm: String { server.url("/token") }
+
+    init() throws {
+        let generated = Tool.run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", directory.file("token.key"),
+                                             "-out", directory.file("token.crt"), "-days", "2", "-subj", "/CN=test-token-issuer"])
+        #expect(generated.status == 0, "openssl: \(generated.stderr)")
+        key = try PrivateKey(pem: String(contentsOfFile: directory.file("token.key"), encoding: .utf8))
+        let der = Tool.run("openssl", ["x509", "-in", directory.file("token.crt"), "-outform", "DER"])
+        certificateDER = Array(der.stdout)
+        server = try InProcessServer([TokenEndpoint(service: self)])
+    }
+
+    /// The `auth:` section of a registry using this service.
+    var registryConfig: String {
+        """
+        auth:
+          token:
+            realm: \(realm)
+            service: test-registry
+            issuer: test-issuer
+            rootcertbundle: \(certificateFile)
+        """
+    }
+
+    /// The Authorization headers the service was sent (empty string: none).
+    var authorizations: [String] { String(decoding: seen.out, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) }
+
+    struct TokenEndpoint: Middleware {
+        let service: OCITokenService
+        func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
+            let authorization = request.headers["Authorization"] ?? ""
+            service.seen.appendOut(Data((authorization + "\n").utf8))
+            var user: String?
+            if !authorization.isEmpty {
+                let expected = "Basic " + Base64.encode(Array("\(OCITokenService.user):\(OCITokenService.password)".utf8))
+                guard authorization == expected else {
+                    return Response(status: .unauthorized, headers: ["Content-Type": "application/json"],
+                                    body: .init(bytes: Array("{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"bad credentials\"}]}".utf8)))
+                }
+                user = OCITokenService.user
+            }
+            var access: [JSONValue] = []
+            for (name, value) in request.queryItems where name == "scope" {
+                let parts = value.split(separator: ":")
+                guard parts.count == 3 else { continue }
+                let repository = String(parts[1])
+                var actions = parts[2].split(separator: ",").map(String.init)
+                if user == nil { actions = repository.hasPrefix("public/") ? actions.filter { $0 == "pull" } : [] }
+                access.append(.object(JSONObject([("type", "repository"), ("name", .string(repository)),
+                                                  ("actions", .array(actions.map(JSONValue.string)))])))
+            }
+            let now = Int64(Date().timeIntervalSince1970)
+            let claims = JSONObject([
+                ("iss", "test-issuer"), ("aud", "test-registry"), ("sub", .string(user ?? "")),
+                ("exp", .number(Double(now + 300))), ("nbf", .number(Double(now - 10))), ("iat", .number(Double(now))),
+                ("jti", .string(UUID().uuidString)), ("access", .array(access)),
+            ])
+            let token = try JWT.encode(header: JSONObject([("x5c", .array([.string(Base64.encode(service.certificateDER))]))]),
+                                       claims: claims, key: service.key, algorithm: .rs256)
+            return .json(.object(JSONObject([("token", .string(token)), ("access_token", .string(token)), ("expires_in", 300)])))
+        }
+    }
+}
+
+/// A registry that paginates its tag list (distribution 2.8 does not): `tags/list` answers 50 tags
+/// a page with a relative `Link` to the next, and it serves manifests that must be refused: one
+/// over 4 MiB (tag 2.0.0) and one whose `Docker-Content-Digest` does not match (tag 2.0.1).
+final class PaginatingRegistry: @unchecked Sendable {
+    let tags: [String]
+    private(set) var server: InProcessServer!
+    let pages = Collected()
+    var url: String { server.url("") }
+
+    init(tags: [String]) throws {
+        self.tags = tags
+        server = try InProcessServer([Endpoint(registry: self)])
+    }
+
+    struct Endpoint: Middleware {
+        let registry: PaginatingRegistry
+        func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
+            if request.path.hasSuffix("/tags/list") {
+                registry.pages.appendOut(Data((request.target + "\n").utf8))
+                let last = request.queryItems.first { $0.name == "last" }?.value
+                let start = last.flatMap { registry.tags.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+                let page = Array(registry.tags[start..<min(start + 50, registry.tags.count)])
+                var response = Response.json(.object(JSONObject([("name", "x"), ("tags", .array(page.map(JSONValue.string)))])))
+                if start + 50 < registry.tags.count {
+                    response.headers["Link"] = "<\(request.path)?n=50&last=\(page.last!)>; rel=\"next\""
+                }
+                return response
+            }
+            if request.path.hasSuffix("/manifests/2.0.0") {
+                let big = Array("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[],\"x\":\"".utf8)
+                    + [UInt8](repeating: 0x61, count: 5 << 20) + Array("\"}".utf8)
+                return Response(headers: ["Content-Type": "application/vnd.oci.image.index.v1+json"], body: .init(bytes: big))
+            }
+            if request.path.hasSuffix("/manifests/2.0.1") {
+                let body = Array("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]}".utf8)
+                return Response(headers: ["Content-Type": "application/vnd.oci.image.index.v1+json",
+                                          "Docker-Content-Digest": "sha256:" + String(repeating: "0", count: 64)], body: .init(bytes: body))
+            }
+            return Response(status: .notFound, headers: ["Content-Type": "application/json"],
+                            body: .init(bytes: Array("{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\"}]}".utf8)))
+        }
+    }
+}
