@@ -9,7 +9,7 @@ enum CLI {
     /// Every command, in the order `gateway help` lists them.
     static let specs: [CommandSpec] = [
         ServeCommand.spec, CheckCommand.spec, SignalCommand.reload, SignalCommand.stop, ListTypesCommand.spec,
-        CertCommand.spec, HashPasswordCommand.spec, versionSpec, helpSpec,
+        CertCommand.spec, HashPasswordCommand.spec, OCICommand.spec, versionSpec, helpSpec,
     ]
 
     static let versionSpec = CommandSpec("version", summary: "Prints the version.")

@@ -4,7 +4,7 @@ import Middlewares
 import Glibc
 #endif
 
-// gateway: serve | check | reload | stop | list-types | cert --dev | hash-password | version | help
+// gateway: serve | check | reload | stop | list-types | cert --dev | hash-password | oci push | version | help
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let command = arguments.first else {
     CLI.usageError("missing command (one of \(CLI.commands.joined(separator: ", "))); see `gateway help`")
@@ -19,6 +19,7 @@ case "stop": exit(SignalCommand.run(rest, SignalCommand.stop))
 case "list-types": exit(ListTypesCommand.run(rest))
 case "cert": exit(CertCommand.run(rest))
 case "hash-password": exit(HashPasswordCommand.run(rest))
+case "oci": exit(OCICommand.run(rest))
 case "version", "--version", "-v":
     _ = CLI.parse(rest, CLI.versionSpec)
     print("gateway \(GatewayVersion.string)")

@@ -65,6 +65,7 @@ final class OCIRegistryProcess: @unchecked Sendable {
 /// The example provider of the README (examples/registry/providers/acme/hello/1.0.0).
 enum ExampleProvider {
     static let directory = Paths.root + "/examples/registry/providers/acme/hello/1.0.0"
+    static let key = Paths.root + "/examples/registry/keys/acme-signing.asc"
     static let platforms = [("darwin", "arm64"), ("linux", "amd64"), ("linux", "arm64")]
 
     static var packages: [OCIPusher.Package] {

@@ -74,6 +74,42 @@ struct OCIMirrorTests {
             && ($0["status"] as? Int) == 200 })
     }
 
+    @Test("providers.v1 from the OCI store: terraform installs the signed provider pushed by gateway oci push")
+    func providersV1() throws {
+        let registry = try OCIRegistryProcess()
+        let pushed = OCISourceTests.cliPush(registry)
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        let certificates = TestCertificates()
+        let gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                            "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}}],
+             "sources": {"oci": {"type": "oci", "url": "\(registry.url)", "providersHostname": "registry.acme.test",
+                                 "repository": "terraform-providers/${hostname}/${namespace}/${type}"}},
+             "stacks": {"terraform": {"chain": [
+                {"type": "log"},
+                {"type": "terraform.registry", "providers": "oci", "signingKeys": ["\(ExampleProvider.key)"]},
+                {"type": "cache"},
+                {"type": "upstream"}]}}}
+            """, directory: certificates.directory)
+        let port = gateway.port("https")
+        let terraform = TerraformRunner(caFile: certificates.ca)
+        terraform.write("main.tf", """
+            terraform {
+              required_providers {
+                hello = { source = "localhost:\(port)/acme/hello" }
+              }
+            }
+            """)
+        let result = terraform.initialize()
+        #expect(result.status == 0, "terraform init failed:\n\(result.output)\n\(result.stderr)")
+        #expect(result.output.contains("Installed localhost:\(port)/acme/hello v1.0.0 (self-signed"), "\(result.output)")
+        // A signed install records zh: for every SHA256SUMS line (3 zips and the manifest) plus the local h1:.
+        let hashes = terraform.lockedHashes("localhost:\(port)/acme/hello")
+        #expect(hashes.filter { $0.hasPrefix("zh:") }.count == 4)
+        #expect(hashes.filter { $0.hasPrefix("h1:") }.count == 1)
+    }
+
     @Test("unknown and unmappable providers answer 404 in the registry's error shape")
     func notFound() async throws {
         let registry = try OCIRegistryProcess()

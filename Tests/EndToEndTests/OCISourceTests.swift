@@ -46,24 +46,55 @@ struct OCISourceTests {
 
     static var linuxZip: Data { Data(ExampleProvider.packages.first { $0.os == "linux" && $0.arch == "amd64" }!.zip) }
 
-    @Test("a second push uploads no blob; skopeo reads the index with the provider-target descriptors and platforms")
+    /// `gateway oci push` of the example release into `registry`.
+    static func cliPush(_ registry: OCIRegistryProcess, repository: String = repository, key: String? = ExampleProvider.key,
+                        folder: String = ExampleProvider.directory) -> Tool.Result {
+        Tool.run(Paths.gateway, ["oci", "push", folder, "--repository", "\(registry.host)/\(repository)", "--plain-http"]
+                 + (key.map { ["--key", $0] } ?? []))
+    }
+
+    @Test("gateway oci push: skopeo reads the index with the provider-target descriptors and platforms; a second push uploads no blob")
     func pushTwiceAndSkopeo() async throws {
         let registry = try OCIRegistryProcess()
-        let first = try await ExampleProvider.push(registry, repository: Self.repository)
-        #expect(first.uploadedBlobs == 4 && first.existingBlobs == 0)
-        let second = try await ExampleProvider.push(registry, repository: Self.repository)
-        #expect(second.uploadedBlobs == 0 && second.existingBlobs == 4)
-        #expect(second.digest == first.digest)
+        let first = Self.cliPush(registry)
+        #expect(first.status == 0, "\(first.output) \(first.stderr)")
+        #expect(first.output.contains("good signature by"))
+        #expect(first.output.contains("7 blobs uploaded, 0 already there"), "\(first.output)")
+        let second = Self.cliPush(registry)
+        #expect(second.status == 0)
+        #expect(second.output.contains("0 blobs uploaded, 7 already there"), "\(second.output)")
         let raw = Tool.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/\(Self.repository):1.0.0"])
         #expect(raw.status == 0, "skopeo: \(raw.stderr)")
         let index = (try? JSONSerialization.jsonObject(with: raw.stdout)) as? [String: Any]
         #expect(index?["mediaType"] as? String == "application/vnd.oci.image.index.v1+json")
         #expect(index?["artifactType"] as? String == "application/vnd.opentofu.provider")
-        let manifests = (index?["manifests"] as? [[String: Any]]) ?? []
+        let manifests = ((index?["manifests"] as? [[String: Any]]) ?? []).filter {
+            $0["artifactType"] as? String == "application/vnd.opentofu.provider-target"
+        }
         #expect(manifests.count == 3)
-        #expect(manifests.allSatisfy { $0["artifactType"] as? String == "application/vnd.opentofu.provider-target" })
         let platforms = manifests.compactMap { ($0["platform"] as? [String: String]).map { "\($0["os"] ?? "")_\($0["architecture"] ?? "")" } }
         #expect(platforms.sorted() == ["darwin_arm64", "linux_amd64", "linux_arm64"])
+        // A platform manifest and its zip, byte for byte, as skopeo reads them.
+        let linux = manifests.first { ($0["platform"] as? [String: String])?["os"] == "linux" && ($0["platform"] as? [String: String])?["architecture"] == "amd64" }
+        let digest = linux?["digest"] as? String ?? ""
+        let platform = Tool.run("skopeo", ["inspect", "--raw", "--tls-verify=false", "docker://\(registry.host)/\(Self.repository)@\(digest)"])
+        let layers = (((try? JSONSerialization.jsonObject(with: platform.stdout)) as? [String: Any])?["layers"] as? [[String: Any]]) ?? []
+        #expect(layers.count == 1 && layers.first?["mediaType"] as? String == "archive/zip")
+        #expect(layers.first?["digest"] as? String == "sha256:" + Hex.encode(Digest.sha256(Array(Self.linuxZip))))
+    }
+
+    @Test("gateway oci push refuses a release whose signature does not verify against --key, and pushes nothing")
+    func pushRefusesBadSignature() throws {
+        let registry = try OCIRegistryProcess()
+        let home = GnuPGHome()
+        _ = home.generateKey("someone else <else@example.com>", algorithm: "ed25519")
+        let other = home.gpg(["--armor", "--export", "else@example.com"])
+        let key = home.write("other.asc", Array(other.stdout))
+        let result = Self.cliPush(registry, key: key)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("does not verify"), "\(result.stderr)")
+        let tags = registry.get("/v2/\(Self.repository)/tags/list")
+        #expect(tags.output.contains("NAME_UNKNOWN"), "\(tags.output)")
     }
 
     @Test("the seed program's layout (one manifest, a layer per platform) is read too")

@@ -238,4 +238,5 @@ struct UnavailableStore: OCIStore {
     func tags(repository: String) async throws -> [String]? { nil }
     func manifest(repository: String, reference: String) async throws -> OCIManifest? { nil }
     func blobRequest(repository: String, digest: String) throws -> Request { throw HTTPError(.notFound, "not found") }
+    func blob(repository: String, digest: String, limit: Int) async throws -> [UInt8]? { nil }
 }

@@ -27,6 +27,15 @@ enum OCIProviderLayout {
     static let seedConfigType = "application/vnd.hashicorp.terraform-provider.config.v1+json"
     static let seedLayerType = "application/vnd.hashicorp.terraform.provider-package+zip"
     static let seedPlatforms = "io.terraform.target-platforms"
+    /// The gateway's own addition to OpenTofu's index (`gateway oci push`): a manifest whose layers
+    /// are the release's SHA256SUMS, its detached signature and its manifest.json, each named by
+    /// its `org.opencontainers.image.title`. OpenTofu skips descriptors of other artifact types.
+    static let signedSumsArtifactType = "application/vnd.gateway.terraform-provider-shasums"
+    static let titleAnnotation = "org.opencontainers.image.title"
+
+    static func mediaType(ofSignedFile name: String) -> String {
+        name.hasSuffix(".sig") ? "application/pgp-signature" : name.hasSuffix(".json") ? "application/json" : "text/plain"
+    }
 
     /// The versions the tags name, newest first, each with its tag; other tags (`latest`,
     /// `sha256-…` referrer tags) are left out.

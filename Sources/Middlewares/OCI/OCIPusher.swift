@@ -46,8 +46,11 @@ public struct OCIPusher: Sendable {
 
     public static let emptyConfig: [UInt8] = Array("{}".utf8)
 
-    /// Pushes `packages` as `version` of `repository`.
-    public func push(repository: String, version: String, packages: [Package], layout: Layout = .openTofu) async throws -> Report {
+    /// Pushes `packages` as `version` of `repository`; in OpenTofu's layout, `files` (the signed
+    /// SHA256SUMS, its signature, the manifest) go into one more manifest of the index, with
+    /// `artifactType` `OCIProviderLayout.signedSumsArtifactType`, which OpenTofu skips.
+    public func push(repository: String, version: String, packages: [Package], files: [ProviderReleaseFolder.File] = [],
+                     layout: Layout = .openTofu) async throws -> Report {
         guard OCIName.isValidRepository(repository) else { throw PushError("\"\(repository)\" is not an OCI repository name") }
         let tag = String(version.map { $0 == "+" ? "_" : $0 })
         guard OCIName.isValidTag(tag) else { throw PushError("\"\(version)\" makes no OCI tag") }
@@ -67,6 +70,24 @@ public struct OCIPusher: Sendable {
                 ])
                 let digest = try await putManifest(repository, reference: OCIDigest.of(manifest), mediaType: OCIMediaType.manifest, manifest)
                 entries.append(Self.entry(digest, manifest.count, os: package.os, arch: package.arch))
+            }
+            if !files.isEmpty {
+                var layers: [JSONValue] = []
+                for file in files {
+                    let digest = try await upload(repository, file.bytes, &report)
+                    layers.append(Self.descriptor(OCIProviderLayout.mediaType(ofSignedFile: file.name), digest, file.bytes.count, extra: [
+                        ("annotations", .object(JSONObject([("org.opencontainers.image.title", .string(file.name))]))),
+                    ]))
+                }
+                let manifest = Self.json([
+                    ("schemaVersion", 2), ("mediaType", .string(OCIMediaType.manifest)),
+                    ("artifactType", .string(OCIProviderLayout.signedSumsArtifactType)),
+                    ("config", Self.descriptor("application/vnd.oci.empty.v1+json", config, Self.emptyConfig.count)),
+                    ("layers", .array(layers)),
+                ])
+                let digest = try await putManifest(repository, reference: OCIDigest.of(manifest), mediaType: OCIMediaType.manifest, manifest)
+                entries.append("{\"mediaType\":\"\(OCIMediaType.manifest)\",\"artifactType\":\"\(OCIProviderLayout.signedSumsArtifactType)\","
+                    + "\"digest\":\"\(digest)\",\"size\":\(manifest.count)}")
             }
             let index = Array(("{\"schemaVersion\":2,\"mediaType\":\"\(OCIMediaType.index)\",\"artifactType\":\"\(OCIProviderLayout.indexArtifactType)\","
                 + "\"manifests\":[\(entries.joined(separator: ","))]}").utf8)

@@ -20,11 +20,14 @@ public final class OCISource: OCIStore, Source {
     /// The repository template (`${name}` variables).
     let template: String
     let cache: OCIMetadataCache
+    /// `${hostname}` when `terraform.registry` reads this source as its provider registry.
+    let providersHostname: String?
     static let maxManifestBytes = 4 << 20
     static let maxTagPages = 100
 
-    init(name: String, registry: OCIRegistryClient, template: String, freshFor: Duration) {
+    init(name: String, registry: OCIRegistryClient, template: String, freshFor: Duration, providersHostname: String?) {
         self.name = name
+        self.providersHostname = providersHostname
         self.registry = registry
         self.template = template
         cache = OCIMetadataCache(freshFor: freshFor, maxEntries: 10_000)
@@ -45,6 +48,7 @@ public final class OCISource: OCIStore, Source {
             OptionSpec("caFile", "path", "extra CA certificates (PEM) for a registry with a private CA"),
             OptionSpec("freshFor", "duration", "how long tags and manifests by tag are used before they are revalidated", default: "60s"),
             OptionSpec("timeout", "duration", "connect and first-byte timeout of registry requests", default: "30s"),
+            OptionSpec("providersHostname", "string", "${hostname} when terraform.registry serves providers.v1 from this source"),
         ],
         build: { options, _ in
             let name = options.pointer.tokens.last ?? "oci"
@@ -74,7 +78,8 @@ public final class OCISource: OCIStore, Source {
             let client = try HTTPClient(configuration)
             let registry = OCIRegistryClient(base: base ?? HTTPURL(scheme: "http", host: "127.0.0.1", path: ""), client: client,
                                              username: username, password: password, sourceName: name)
-            return OCISource(name: name, registry: registry, template: template, freshFor: freshFor)
+            return OCISource(name: name, registry: registry, template: template, freshFor: freshFor,
+                             providersHostname: options.string("providersHostname")?.lowercasedASCII())
         })
 
     // MARK: Names
@@ -198,6 +203,23 @@ public final class OCISource: OCIStore, Source {
                                                try await registry.send(request, repository: repository, deadline: deadline)
                                            })
         return request
+    }
+
+    public func blob(repository: String, digest: String, limit: Int) async throws -> [UInt8]? {
+        guard OCIName.isValidRepository(repository), OCIDigest.hex(of: digest) != nil else { return nil }
+        let registry = self.registry, sourceName = name
+        let value = try await cache.value("blob \(repository)@\(digest)", immutable: true) { _ in
+            guard let request = Request(url: registry.url("/v2/\(repository)/blobs/\(digest)")) else {
+                return OCIMetadataCache.Loaded(value: nil as [UInt8]?, etag: nil)
+            }
+            let response = try await Self.call(registry, request, repository: repository, sourceName: sourceName)
+            let body = try await Self.collect(response, limit: limit, what: "blob \(digest)", sourceName: sourceName)
+            if response.status == .notFound { return OCIMetadataCache.Loaded(value: nil as [UInt8]?, etag: nil) }
+            guard response.status == .ok else { throw Self.unexpected(response.status, body, what: "blob", sourceName) }
+            guard OCIDigest.of(body) == digest else { throw Self.bad("the blob \(repository)@\(digest) does not match its digest", sourceName) }
+            return OCIMetadataCache.Loaded(value: body as [UInt8]?, etag: nil)
+        }
+        return value as? [UInt8]
     }
 
     // MARK: Helpers

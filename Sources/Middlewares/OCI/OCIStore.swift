@@ -14,6 +14,8 @@ public protocol OCIStore: Sendable {
     func manifest(repository: String, reference: String) async throws -> OCIManifest?
     /// An upstream request for the blob `digest` (`sha256:<hex>`): immutable, cached by its digest.
     func blobRequest(repository: String, digest: String) throws -> Request
+    /// The bytes of a small blob (up to `limit`), verified against `digest` and kept; nil when there is none.
+    func blob(repository: String, digest: String, limit: Int) async throws -> [UInt8]?
 }
 
 /// A manifest or index as fetched: its bytes verified against its digest.
