@@ -69,6 +69,18 @@ struct OCIMirrorTests {
         let locked = terraform.lockedHashes("registry.acme.test/acme/hello")
         #expect(!locked.isEmpty)
         #expect(locked.allSatisfy { hash in oci["linux_amd64"]?.contains(hash) == true }, "lock \(locked) vs \(oci)")
+        // terraform providers lock hashes every platform's zip itself: the mirror's h1: values are its own.
+        let locker = TerraformRunner(caFile: certificates.ca)
+        locker.write("main.tf", terraform.file("main.tf") ?? "")
+        let lock = Tool.run(TerraformRunner.binary ?? "terraform",
+                            ["providers", "lock", "-no-color", "-net-mirror=https://localhost:\(port)/mirror/",
+                             "-platform=linux_amd64", "-platform=linux_arm64", "-platform=darwin_arm64"],
+                            environment: ["SSL_CERT_FILE": certificates.ca, "TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1",
+                                          "HOME": locker.directory.path],
+                            directory: locker.directory.path, timeout: 180)
+        #expect(lock.status == 0, "providers lock failed:\n\(lock.output)\n\(lock.stderr)")
+        let lockedH1 = Set(locker.lockedHashes("registry.acme.test/acme/hello"))
+        #expect(lockedH1.count == 3 && lockedH1 == Set(oci.values.compactMap { $0.first }), "\(lockedH1) vs \(oci)")
         let log = gateway.accessLog
         #expect(log.contains { ($0["path"] as? String)?.hasSuffix("/1.0.0/terraform-provider-hello_1.0.0_linux_amd64.zip") == true
             && ($0["status"] as? Int) == 200 })
