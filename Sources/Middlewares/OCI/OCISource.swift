@@ -290,21 +290,30 @@ final class OCIMetadataCache: Sendable {
     }
 
     func value(_ key: String, immutable: Bool = false, load: @escaping @Sendable (Loaded?) async throws -> Loaded) async throws -> any Sendable {
+        enum Step {
+            case fresh(any Sendable)
+            case wait(Task<Loaded, any Error>)
+        }
         let now = ContinuousClock.now
         let freshFor = self.freshFor
-        let task: Task<Loaded, any Error> = state.withLock { state in
+        // A fresh answer is returned under the lock, with no task: the common case costs one lookup.
+        let step: Step = state.withLock { state in
             state.tick += 1
             if var entry = state.entries[key], entry.immutable || now - entry.validatedAt < freshFor {
                 entry.lastUsed = state.tick
                 state.entries[key] = entry
-                let loaded = entry.loaded
-                return Task { loaded }
+                return .fresh(entry.loaded.value)
             }
-            if let flight = state.flights[key] { return flight }
+            if let flight = state.flights[key] { return .wait(flight) }
             let previous = state.entries[key]?.loaded
             let task = Task { try await load(previous) }
             state.flights[key] = task
-            return task
+            return .wait(task)
+        }
+        let task: Task<Loaded, any Error>
+        switch step {
+        case .fresh(let value): return value
+        case .wait(let running): task = running
         }
         do {
             let loaded = try await task.value
