@@ -123,6 +123,11 @@ struct OCISourceTests {
         #expect(fetched.hashes == Self.expectedHashes)
         #expect(fetched.zip == Self.linuxZip)
 
+        // A Range goes on to the registry, which answers 206 with the bytes asked for.
+        let ranged = Tool.curl(["-r", "0-9", "-w", "%{http_code}",
+                                good.url("web", "/mirror/registry.acme.test/acme/hello/1.0.0/terraform-provider-hello_1.0.0_linux_amd64.zip")])
+        #expect(ranged.stdout == Self.linuxZip.prefix(10) + Data("206".utf8), "\(ranged.output)")
+
         let bad = try Self.gateway(url: registry.url, sourceExtra: ", \"username\": \"alice\", \"password\": \"wrong-password\"")
         let refused = Tool.curl(["-w", "\n%{http_code}", bad.url("web", "/mirror/registry.acme.test/acme/hello/index.json")])
         #expect(refused.output.hasSuffix("\n502"), "\(refused.output)")

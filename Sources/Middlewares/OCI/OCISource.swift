@@ -38,7 +38,7 @@ public final class OCISource: OCIStore, Source {
 
     public static let type = SourceType(
         name: "oci", summary: "Repositories of an OCI Distribution registry: tags, manifests and indexes, blobs (read-only).",
-        capabilities: ["an OCI store"],
+        capabilities: ["an OCI store", "Terraform providers of its own"],
         options: [
             OptionSpec("url", "string", "the registry's base URL, e.g. https://ghcr.io or http://127.0.0.1:5000", required: true),
             OptionSpec("repository", "string", "repository name template, e.g. \"terraform-providers/${hostname}/${namespace}/${type}\"",
