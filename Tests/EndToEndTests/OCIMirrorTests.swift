@@ -122,6 +122,51 @@ struct OCIMirrorTests {
         #expect(hashes.filter { $0.hasPrefix("h1:") }.count == 1)
     }
 
+    @Test("behind auth.bearer: index and version documents need the token, archives come through signed URLs")
+    func behindAuth() async throws {
+        let registry = try OCIRegistryProcess()
+        _ = try await ExampleProvider.push(registry, repository: Self.repository)
+        let token = "mirror-test-token-0123456789abcdef0123"
+        let hash = Tool.run(Paths.gateway, ["hash-password", "--token"], input: Data((token + "\n").utf8)).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let certificates = TestCertificates()
+        let gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                            "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}}],
+             "signedURLs": {"keys": [{"id": "k1", "secret": "0123456789abcdef0123456789abcdef-test"}], "ttl": "5m"},
+             "sources": {"oci": {"type": "oci", "url": "\(registry.url)",
+                                 "repository": "terraform-providers/${hostname}/${namespace}/${type}"}},
+             "stacks": {"oci": {"chain": [
+                 {"type": "log"},
+                 {"type": "auth.bearer", "tokens": {"ci": "\(hash)"}},
+                 {"type": "oci.mirror", "source": "oci"},
+                 {"type": "upstream"}]}}}
+            """, directory: certificates.directory)
+        let port = gateway.port("https")
+        let anonymous = Tool.curl(["--cacert", certificates.ca, "-o", "/dev/null", "-w", "%{http_code}",
+                                   "https://localhost:\(port)/mirror/registry.acme.test/acme/hello/index.json"])
+        #expect(anonymous.output == "401")
+        let terraform = TerraformRunner(caFile: certificates.ca, cliConfig: """
+            credentials "localhost:\(port)" { token = "\(token)" }
+            provider_installation {
+              network_mirror { url = "https://localhost:\(port)/mirror/" }
+            }
+            """)
+        terraform.write("main.tf", """
+            terraform {
+              required_providers {
+                hello = { source = "registry.acme.test/acme/hello" }
+              }
+            }
+            """)
+        let result = terraform.initialize()
+        #expect(result.status == 0, "terraform init failed:\n\(result.output)\n\(result.stderr)")
+        let downloads = gateway.accessLog.filter { ($0["path"] as? String ?? "").hasSuffix(".zip") }
+        #expect(!downloads.isEmpty)
+        #expect(downloads.allSatisfy { ($0["status"] as? Int) == 200 && ($0["auth"] as? String) == "signed-url" }, "\(downloads)")
+    }
+
     @Test("unknown and unmappable providers answer 404 in the registry's error shape")
     func notFound() async throws {
         let registry = try OCIRegistryProcess()
