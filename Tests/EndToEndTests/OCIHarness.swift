@@ -219,3 +219,44 @@ final class PaginatingRegistry: @unchecked Sendable {
         }
     }
 }
+
+/// A registry whose tokens are good for one request each: its token service (`/token`) hands out
+/// `t1`, `t2`, …, and a tag list answered with the newest token revokes it. So every second
+/// request meets a 401 for a token the gateway still keeps as valid, and must fetch a new one.
+final class RevokingRegistry: @unchecked Sendable {
+    private(set) var server: InProcessServer!
+    private let lock = NSLock()
+    private var issued = 0
+    private var current = 0
+    var url: String { server.url("") }
+    var tokensIssued: Int { lock.withLock { issued } }
+
+    init() throws {
+        server = try InProcessServer([Endpoint(registry: self)])
+    }
+
+    struct Endpoint: Middleware {
+        let registry: RevokingRegistry
+        func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
+            if request.path == "/token" {
+                let token = registry.lock.withLock { () -> String in
+                    registry.issued += 1
+                    registry.current = registry.issued
+                    return "t\(registry.issued)"
+                }
+                return .json(.object(JSONObject([("token", .string(token)), ("expires_in", 300)])))
+            }
+            let accepted = registry.lock.withLock { () -> Bool in
+                guard request.headers["Authorization"] == "Bearer t\(registry.current)", registry.current > 0 else { return false }
+                registry.current = -1
+                return true
+            }
+            guard accepted else {
+                let challenge = "Bearer realm=\"\(registry.server.url("/token"))\",service=\"fake\",scope=\"repository:x:pull\""
+                return Response(status: .unauthorized, headers: ["WWW-Authenticate": challenge, "Content-Type": "application/json"],
+                                body: .init(bytes: Array("{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}".utf8)))
+            }
+            return .json(.object(JSONObject([("name", "x"), ("tags", .array(["1.0.0"]))])))
+        }
+    }
+}

@@ -172,6 +172,19 @@ struct OCISourceTests {
         await tokens.server.stop()
     }
 
+    @Test("a token the registry stops taking mid-use is replaced once, and the request still answers")
+    func tokenRefresh() async throws {
+        let registry = try RevokingRegistry()
+        let gateway = try Self.gateway(url: registry.url, sourceExtra: ", \"freshFor\": \"0s\"")
+        for round in 1...3 {
+            let index = Tool.curl(["-w", "\n%{http_code}", gateway.url("web", "/mirror/registry.acme.test/acme/hello/index.json")])
+            #expect(index.output == "{\"versions\":{\"1.0.0\":{}}}\n200", "round \(round): \(index.output)")
+        }
+        // One token per request: the first learnt the challenge, each later one replaced a revoked token once.
+        #expect(registry.tokensIssued == 3)
+        await registry.server.stop()
+    }
+
     @Test("blobs redirected (307) to a storage host download, and that host never sees the registry's Authorization")
     func redirectToStorage() async throws {
         let storage = try NginxProcess(servers: "server { listen 127.0.0.1:{port0}; root {root}; }")
