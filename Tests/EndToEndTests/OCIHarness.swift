@@ -223,12 +223,16 @@ final class PaginatingRegistry: @unchecked Sendable {
 /// A registry whose tokens are good for one request each: its token service (`/token`) hands out
 /// `t1`, `t2`, …, and a tag list answered with the newest token revokes it. So every second
 /// request meets a 401 for a token the gateway still keeps as valid, and must fetch a new one.
+/// Its one-page tag list has an ETag and answers `If-None-Match` with 304.
 final class RevokingRegistry: @unchecked Sendable {
     private(set) var server: InProcessServer!
     private let lock = NSLock()
     private var issued = 0
     private var current = 0
+    private var notModified = 0
     var url: String { server.url("") }
+    /// Conditional requests answered 304.
+    var notModifiedCount: Int { lock.withLock { notModified } }
     var tokensIssued: Int { lock.withLock { issued } }
 
     init() throws {
@@ -256,7 +260,14 @@ final class RevokingRegistry: @unchecked Sendable {
                 return Response(status: .unauthorized, headers: ["WWW-Authenticate": challenge, "Content-Type": "application/json"],
                                 body: .init(bytes: Array("{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}".utf8)))
             }
-            return .json(.object(JSONObject([("name", "x"), ("tags", .array(["1.0.0"]))])))
+            // The list has an ETag; a request that names it gets 304.
+            if request.headers["If-None-Match"] == "\"tags-1\"" {
+                registry.lock.withLock { registry.notModified += 1 }
+                return Response(status: .notModified, headers: ["ETag": "\"tags-1\""], body: .empty)
+            }
+            var response = Response.json(.object(JSONObject([("name", "x"), ("tags", .array(["1.0.0"]))])))
+            response.headers["ETag"] = "\"tags-1\""
+            return response
         }
     }
 }

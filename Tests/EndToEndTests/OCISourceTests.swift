@@ -172,7 +172,7 @@ struct OCISourceTests {
         await tokens.server.stop()
     }
 
-    @Test("a token the registry stops taking mid-use is replaced once, and the request still answers")
+    @Test("a token the registry stops taking mid-use is replaced once; a kept tag list is revalidated with its ETag")
     func tokenRefresh() async throws {
         let registry = try RevokingRegistry()
         let gateway = try Self.gateway(url: registry.url, sourceExtra: ", \"freshFor\": \"0s\"")
@@ -182,6 +182,8 @@ struct OCISourceTests {
         }
         // One token per request: the first learnt the challenge, each later one replaced a revoked token once.
         #expect(registry.tokensIssued == 3)
+        // Rounds 2 and 3 revalidated the kept list with its ETag (freshFor 0s): 304, no new list.
+        #expect(registry.notModifiedCount == 2)
         await registry.server.stop()
     }
 

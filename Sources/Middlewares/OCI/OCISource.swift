@@ -110,6 +110,7 @@ public final class OCISource: OCIStore, Source {
         let registry = self.registry, sourceName = name
         let value = try await cache.value("tags " + repository) { previous in
             var tags: [String] = []
+            var firstETag: String?
             var next: String? = registry.url("/v2/\(repository)/tags/list")
             var pages = 0
             while let current = next {
@@ -118,9 +119,17 @@ public final class OCISource: OCIStore, Source {
                     Log.warning("oci tag list cut short", [("source", sourceName), ("repository", repository), ("pages", String(Self.maxTagPages))])
                     break
                 }
-                guard let request = Request(url: current, headers: ["Accept": "application/json"]) else { break }
+                var headers: HTTPFields = ["Accept": "application/json"]
+                // A list that fit one page is revalidated with its ETag (a 304 keeps it).
+                if pages == 1, let etag = previous?.etag { headers["If-None-Match"] = etag }
+                guard let request = Request(url: current, headers: headers) else { break }
                 let response = try await Self.call(registry, request, repository: repository, sourceName: sourceName)
+                if response.status == .notModified, pages == 1, let previous {
+                    _ = try? await response.body.collect(upTo: 64 * 1024)
+                    return previous
+                }
                 let body = try await Self.collect(response, limit: 4 << 20, what: "tag list", sourceName: sourceName)
+                if pages == 1 { firstETag = response.headers["ETag"] }
                 if response.status == .notFound, pages == 1 { return OCIMetadataCache.Loaded(value: nil as [String]?, etag: nil) }
                 guard response.status == .ok else { throw Self.unexpected(response.status, body, what: "tag list", sourceName) }
                 guard let json = try? JSONParser.parse(body) else {
@@ -134,8 +143,7 @@ public final class OCISource: OCIStore, Source {
                     next = "\(target.origin)\(target.path)" + (target.query.map { "?" + $0 } ?? "")
                 }
             }
-            _ = previous
-            return OCIMetadataCache.Loaded(value: tags as [String]?, etag: nil)
+            return OCIMetadataCache.Loaded(value: tags as [String]?, etag: pages == 1 ? firstETag : nil)
         }
         return value as? [String]
     }
