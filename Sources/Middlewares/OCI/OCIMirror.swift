@@ -25,7 +25,7 @@ public struct OCIMirror: Middleware {
     public static let type = MiddlewareType(
         name: "oci.mirror",
         summary: "Terraform's provider network mirror protocol from an OCI store (OpenTofu's layout, or the seed program's).",
-        phase: .behaviour,
+        phase: .behaviour, mayPrecede: [.cache],
         options: [
             OptionSpec("source", "string", "an oci source (a name in \"sources\")", required: true),
             OptionSpec("prefix", "string", "path under which the mirror lives", default: "/mirror/"),
