@@ -24,8 +24,26 @@ struct CacheControl: Equatable, Sendable {
     init() {}
 
     init(_ headers: HTTPFields) {
-        for value in headers.values("Cache-Control") {
+        self.init(values: headers.values("Cache-Control"), structured: false)
+    }
+
+    /// The directives this cache follows: those of the first targeted field (RFC 9213, e.g.
+    /// `CDN-Cache-Control`) in `targeted` order that has a non-empty value, or else Cache-Control.
+    /// `isTargeted` says which: a targeted field also overrides Expires.
+    static func effective(_ headers: HTTPFields, targeted: [String]) -> (control: CacheControl, isTargeted: Bool) {
+        for name in targeted {
+            let values = headers.values(name).filter { !$0.trimmingASCIIWhitespace().isEmpty }
+            if !values.isEmpty { return (CacheControl(values: values, structured: true), true) }
+        }
+        return (CacheControl(headers), false)
+    }
+
+    /// `structured`: the values are RFC 8941 dictionaries (targeted fields), where a boolean
+    /// directive may be written `name=?1` or switched off with `name=?0`.
+    private init(values: [String], structured: Bool) {
+        for value in values {
             for (name, argument) in Self.directives(value) {
+                if structured, argument == "?0" { continue }
                 switch name {
                 case "max-age": maxAge = Self.seconds(argument) ?? maxAge
                 case "s-maxage": sharedMaxAge = Self.seconds(argument) ?? sharedMaxAge

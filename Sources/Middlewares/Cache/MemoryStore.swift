@@ -42,6 +42,10 @@ final class MemoryStore: Sendable {
         }
     }
 
+    func contains(_ key: String) -> Bool {
+        index.withLock { $0.peek(key) != nil }
+    }
+
     func remove(_ key: String) {
         _ = index.withLock { $0.remove(key) }
     }

@@ -40,15 +40,26 @@ struct StoredHead: Sendable, Equatable {
         }
     }
 
-    private static func varyValue(_ request: Request, _ name: String) -> String {
-        request.headers.values(name).joined(separator: ", ")
+    /// The request's value of a selecting field, normalised (RFC 9111 §4.1): every line of it as one
+    /// list, members trimmed of whitespace, empty members dropped, joined by ", ". So `gzip,br`,
+    /// `gzip, br` and two lines `gzip` and `br` select the same variant.
+    static func varyValue(_ request: Request, _ name: String) -> String {
+        var members: [Substring] = []
+        for line in request.headers.values(name) {
+            for member in line.split(separator: ",") {
+                let trimmed = member.drop { $0 == " " || $0 == "\t" }
+                let end = trimmed.lastIndex { $0 != " " && $0 != "\t" }
+                if let end { members.append(trimmed[...end]) }
+            }
+        }
+        return members.joined(separator: ", ")
     }
 
     /// The headers kept with a response: what the upstream sent, less what describes one transfer.
     static func storableHeaders(_ headers: HTTPFields) -> HTTPFields {
         var kept = headers
         kept.removeHopByHop()
-        for name in ["Content-Length", "Age", "X-Cache", "Set-Cookie"] { kept.remove(name) }
+        for name in ["Content-Length", "Age", "X-Cache", "Set-Cookie", "Cache-Status"] { kept.remove(name) }
         return kept
     }
 
