@@ -1,3 +1,4 @@
+import Foundation
 import Pipeline
 import Synchronization
 import Testing
@@ -218,6 +219,31 @@ struct CacheConformanceTests {
         _ = try await cache.handle(Request(method: .post, authority: "e", path: "/o"), context: Context(requestID: "p"), next: origin.next)
         #expect(cache.store.memory.usage.entries == 0)
         #expect(try await get(cache, origin, headers: ["Accept": "json"]).0.headers["X-Cache"] == "MISS")
+    }
+
+    @Test("variants kept on disk are found again by a new store on the same directory (a reload or a restart)")
+    func variantsOnDisk() async throws {
+        let directory = "/tmp/cache-variants-" + SecureRandom.hex(6)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let disk = try DiskStore.open(directory: directory, budget: 1 << 20)
+        func cache() -> Cache {
+            Cache(store: CacheStore(name: "d", memory: MemoryStore(budget: 0, maxObjectBytes: 0), disk: disk, maxObjectBytes: 1 << 17),
+                  policy: CachePolicy(), keyHeaders: [], xCache: true)
+        }
+        let origin = Origin { _, request in
+            Self.ok(request.headers["Accept-Language"] ?? "none", ["Cache-Control": "max-age=60", "Vary": "accept-language"])
+        }
+        let first = cache()
+        for language in ["en", "fr"] {
+            _ = try await get(first, origin, headers: ["Accept-Language": language])
+            while disk.usage.entries < (language == "en" ? 1 : 2) { await Task.yield() }
+        }
+        let second = cache()
+        let (fr, frBody) = try await get(second, origin, headers: ["Accept-Language": "fr"])
+        let (en, enBody) = try await get(second, origin, headers: ["Accept-Language": "en"])
+        #expect(fr.headers["X-Cache"] == "HIT" && frBody == "fr")
+        #expect(en.headers["X-Cache"] == "HIT" && enBody == "en")
+        #expect(origin.count == 2)
     }
 
     // MARK: Background revalidation
