@@ -375,4 +375,49 @@ struct CacheConformanceTests {
         #expect(statuses == ["gateway; fwd=uri-miss; stored; collapsed; ttl=60", "gateway; fwd=uri-miss; stored; collapsed; ttl=60",
                              "gateway; fwd=uri-miss; stored; ttl=60"])
     }
+
+    // MARK: Purge
+
+    @Test("PURGE with the token forgets a URL (every variant) or a prefix, in memory and on disk; without it 401")
+    func purge() async throws {
+        let directory = "/tmp/cache-purge-" + SecureRandom.hex(6)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let disk = try DiskStore.open(directory: directory, budget: 1 << 20)
+        let store = CacheStore(name: "p", memory: MemoryStore(budget: 1 << 20, maxObjectBytes: 1 << 17), disk: disk, maxObjectBytes: 1 << 17)
+        let cache = Cache(store: store, policy: CachePolicy(), keyHeaders: [], xCache: true, purgeToken: Secret("s3cret"))
+        let origin = Origin { _, request in
+            Self.ok(request.path, ["Cache-Control": "max-age=600", "Vary": "Accept"])
+        }
+        let paths = [("/a/1", "x"), ("/a/1", "y"), ("/a/2", "x"), ("/b/1", "x"), ("/a/1?q=1", "x")]
+        for (i, (target, accept)) in paths.enumerated() {
+            let parts = target.split(separator: "?", maxSplits: 1).map(String.init)
+            let request = Request(authority: "e", path: parts[0], query: parts.count > 1 ? parts[1] : nil, headers: ["Accept": accept])
+            let response = try await cache.handle(request, context: Context(requestID: "\(i)"), next: origin.next)
+            try await response.body.write(to: CollectingWriter())
+            while disk.usage.entries < i + 1 || store.memory.usage.entries < i + 1 { await Task.yield() }
+        }
+        func purge(_ path: String, _ authorization: String?) async throws -> (HTTPStatus, String) {
+            let request = Request(method: "PURGE", authority: "e", path: path,
+                                  headers: authorization.map { ["Authorization": $0] } ?? [:])
+            let response = try await cache.handle(request, context: Context(requestID: "purge"), next: origin.next)
+            let writer = CollectingWriter()
+            try await response.body.write(to: writer)
+            return (response.status, String(decoding: writer.bytes, as: UTF8.self))
+        }
+        #expect(try await purge("/a/1", nil).0 == .unauthorized)
+        #expect(try await purge("/a/1", "Bearer wrong").0 == .unauthorized)
+        #expect(disk.usage.entries == 5)
+        // The URL: both its variants, not /a/1?q=1, in both tiers.
+        #expect(try await purge("/a/1", "Bearer s3cret") == (.ok, "{\"purged\": 2}\n"))
+        #expect(disk.usage.entries == 3 && store.memory.usage.entries == 3)
+        #expect(try await get(cache, origin, "/a/1", headers: ["Accept": "x"]).0.headers["X-Cache"] == "MISS")
+        while disk.usage.entries < 4 { await Task.yield() }
+        // The prefix: everything under /a/, nothing under /b/.
+        #expect(try await purge("/a/*", "bearer s3cret") == (.ok, "{\"purged\": 3}\n"))
+        #expect(disk.usage.entries == 1 && store.memory.usage.entries == 1)
+        #expect(disk.keys == ["GET e/b/1\u{1F}accept: x"])
+        #expect(try await get(cache, origin, "/b/1", headers: ["Accept": "x"]).0.headers["X-Cache"] == "HIT")
+        #expect(store.metrics.purged.load(ordering: .relaxed) == 5)
+        #expect(store.renderMetrics().contains("gateway_cache_purged_total{cache=\"p\"} 5\n"))
+    }
 }

@@ -29,9 +29,11 @@ public struct Cache: Middleware, Stoppable {
     let forwardTargeted: Bool
     /// The rest of the chain, for refreshes no client waits for (stale-while-revalidate).
     let downstream: Downstream?
+    /// The bearer token a PURGE request must carry; nil: PURGE is not the cache's (it passes on).
+    let purgeToken: Secret?
 
     init(store: CacheStore, policy: CachePolicy, keyHeaders: [String], xCache: Bool = false, metricsPath: String? = nil,
-         statusName: String? = "gateway", statusKey: Bool = false, forwardTargeted: Bool = false, downstream: Downstream? = nil) {
+         statusName: String? = "gateway", statusKey: Bool = false, forwardTargeted: Bool = false, downstream: Downstream? = nil, purgeToken: Secret? = nil) {
         self.store = store
         self.policy = policy
         self.keyHeaders = keyHeaders
@@ -41,6 +43,7 @@ public struct Cache: Middleware, Stoppable {
         self.statusKey = statusKey
         self.forwardTargeted = forwardTargeted
         self.downstream = downstream
+        self.purgeToken = purgeToken
     }
 
     public static let type = MiddlewareType(
@@ -64,6 +67,7 @@ public struct Cache: Middleware, Stoppable {
             OptionSpec("cacheStatusKey", "bool", "add the cache key to Cache-Status (key=\"...\"); it shows the URL and keyHeaders values", default: "false"),
             OptionSpec("xCache", "bool", "deprecated, use Cache-Status: also add X-Cache: HIT, MISS or STALE (removed in the next release)", default: "false"),
             OptionSpec("metricsPath", "string", "answer GET on this path with the cache's counters (Prometheus text)"),
+            OptionSpec("purgeToken", "secret", "accept PURGE with Authorization: Bearer <token> (or purgeTokenFile): PURGE /path forgets that URL, PURGE /prefix* every URL under it, in both tiers"),
         ],
         build: { options, context in
             let memory = options.size("memory", default: 64 << 20)
@@ -117,7 +121,8 @@ public struct Cache: Middleware, Stoppable {
             return Cache(store: store, policy: policy, keyHeaders: keyHeaders, xCache: options.bool("xCache", default: false),
                          metricsPath: metricsPath, statusName: statusName.isEmpty ? nil : statusName,
                          statusKey: options.bool("cacheStatusKey", default: false),
-                         forwardTargeted: options.bool("forwardTargetedFields", default: false), downstream: context.downstream())
+                         forwardTargeted: options.bool("forwardTargetedFields", default: false), downstream: context.downstream(),
+                         purgeToken: options.secret("purgeToken"))
         })
 
     /// Ends the fills in flight (their followers' responses abort) and refuses to start more: the
@@ -141,6 +146,7 @@ public struct Cache: Middleware, Stoppable {
         }
         // Stopped (its pipeline was replaced and drained): a late request passes through, nothing is filled.
         if store.isStopped { return try await next(request, context) }
+        if let purgeToken, request.method == Self.purge { return purge(request, context, token: purgeToken) }
         let base = CacheKey(request, keyHeaders: keyHeaders)
         guard request.method == .get || request.method == .head, request.body.isEmpty else {
             let response = try await passThrough(request, context, next, stale: nil, status: CacheStatus(fwd: "method"))
@@ -173,6 +179,36 @@ public struct Cache: Middleware, Stoppable {
         }
         let fwd = stale != nil ? "stale" : key.text != base.text ? "vary-miss" : "uri-miss"
         return try await fetch(key, base, request, context, next, stale: stale, fwd: fwd, authorized: authorized)
+    }
+
+    // MARK: Purge
+
+    static let purge: HTTPMethod = "PURGE"
+
+    /// `PURGE /path?query` forgets that URL (every variant, every keyHeaders value); `PURGE /prefix*`
+    /// every URL of the host under the prefix; in both tiers. Answers `{"purged": N}`.
+    private func purge(_ request: Request, _ context: Context, token: Secret) -> Response {
+        let credential = request.headers["Authorization"].flatMap { value -> Secret? in
+            guard value.utf8.count > 7, value.prefix(7).lowercasedASCII() == "bearer " else { return nil }
+            return Secret(String(value.dropFirst(7)).trimmingASCIIWhitespace())
+        }
+        guard let credential, credential == token else {
+            context.annotate("cache", "PURGE_REFUSED")
+            return HTTPError(.unauthorized, "PURGE needs the cache's purge token", headers: ["WWW-Authenticate": "Bearer"]).response
+        }
+        let count: Int
+        if request.path.hasSuffix("*"), request.query == nil {
+            let prefix = "GET " + request.host + request.path.dropLast()
+            count = store.purge { $0.hasPrefix(prefix) }
+        } else {
+            var url = "GET " + request.host + request.path
+            if let query = request.query { url += "?" + query }
+            let withHeaders = url + "\n", withVariant = url + String(CacheStore.variantSeparator)
+            count = store.purge { $0 == url || $0.hasPrefix(withHeaders) || $0.hasPrefix(withVariant) }
+        }
+        context.annotate("cache", "PURGE")
+        return Response(status: .ok, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"],
+                        body: ResponseBody(string: "{\"purged\": \(count)}\n"))
     }
 
     // MARK: Misses

@@ -90,6 +90,20 @@ final class CacheStore: MetricsSource {
         return true
     }
 
+    /// Forgets every stored response whose key `matches`, in both tiers (a purge); returns how many keys.
+    func purge(where matches: (String) -> Bool) -> Int {
+        var keys = Set(memory.keys.filter(matches))
+        keys.formUnion(disk?.keys.filter(matches) ?? [])
+        for key in keys { remove(key) }
+        variants.withLock { variants in
+            for (base, record) in variants where matches(base) || record.keys.contains(where: matches) {
+                variants[base]?.keys.subtract(keys)
+            }
+        }
+        metrics.purged.add(keys.count, ordering: .relaxed)
+        return keys.count
+    }
+
     /// Forgets what is stored for a URL: the answer under its key and every variant of it.
     func removeURL(_ base: String) {
         let keys = variants.withLock { $0.removeValue(forKey: base)?.keys } ?? []

@@ -111,6 +111,9 @@ final class DiskStore: Sendable {
         }
     }
 
+    /// Every key stored, least recently used first.
+    var keys: [String] { index.withLock { $0.keysOldestFirst } }
+
     func contains(_ key: String) -> Bool {
         index.withLock { $0.peek(key) != nil }
     }
