@@ -376,6 +376,52 @@ struct CacheConformanceTests {
                              "gateway; fwd=uri-miss; stored; ttl=60"])
     }
 
+    // MARK: What the conformance suite showed next
+
+    @Test("must-understand lets a status this cache understands ignore no-store; no-cache forbids serving stale")
+    func mustUnderstandAndNoCache() {
+        var policy = CachePolicy()
+        #expect(policy.decide(status: 200, headers: ["Cache-Control": "max-age=3600, no-store, must-understand"], immutable: false, now: now)
+                == .store(Freshness(lifetime: 3600, staleWhileRevalidate: 0, staleIfError: 0)))
+        #expect(policy.decide(status: 299, headers: ["Cache-Control": "max-age=3600, must-understand"], immutable: false, now: now)
+                == .skip("must-understand"))
+        policy.staleIfError = 600
+        policy.staleWhileRevalidate = 600
+        #expect(policy.decide(status: 200, headers: ["Cache-Control": "max-age=2, no-cache", "ETag": "\"n\""], immutable: false, now: now)
+                == .store(Freshness(lifetime: 0, staleWhileRevalidate: 0, staleIfError: 0)))
+    }
+
+    @Test("a targeted field that is not a valid structured dictionary, or a max-age that is not an integer, is ignored")
+    func targetedFieldSyntax() {
+        for valid in ["max-age=60", "max-age=60, must-revalidate", "no-store=?0, max-age=60;a=1", "a=\"x\", b=:AAE=:, c=1.5, d=tok/en"] {
+            #expect(StructuredDictionary.isValid(valid), "\(valid)")
+        }
+        for invalid in ["max-age=10000, &&&&&", "Max-Age=60", "max-age=60,", "max-age=(1 2)", "a=\"open", "a=1.", "a=?2", "max-age=6 0"] {
+            #expect(!StructuredDictionary.isValid(invalid), "\(invalid)")
+        }
+        let policy = CachePolicy()
+        #expect(policy.decide(status: 200, headers: ["CDN-Cache-Control": "max-age=10000, &&&&&", "Cache-Control": "no-store"],
+                              immutable: false, now: now) == .skip("no-store"))
+        #expect(policy.decide(status: 200, headers: ["CDN-Cache-Control": "max-age=\"10000\"", "Cache-Control": "max-age=5"],
+                              immutable: false, now: now) == .skip("no freshness and no validator"))
+    }
+
+    @Test("Accept-Language variants ignore case and order; If-Modified-Since without Last-Modified is judged by Date")
+    func languageAndDateValidator() async throws {
+        let cache = makeCache()
+        let date = HTTPDate.format(HTTPDate.now)
+        let origin = Origin { _, _ in Self.ok("l", ["Cache-Control": "max-age=600", "Vary": "Accept-Language", "Date": date]) }
+        _ = try await get(cache, origin, headers: ["Accept-Language": "en, de"])
+        await stored(cache)
+        #expect(try await get(cache, origin, headers: ["Accept-Language": "De, EN"]).0.headers["X-Cache"] == "HIT")
+        #expect(try await get(cache, origin, headers: ["Accept-Language": "fr"]).0.headers["X-Cache"] == "MISS")
+        let older = HTTPDate.format(HTTPDate.now - 3000)
+        let (notModified, _) = try await get(cache, origin, headers: ["Accept-Language": "en, de", "If-Modified-Since": date])
+        #expect(notModified.status == .notModified)
+        let (modified, _) = try await get(cache, origin, headers: ["Accept-Language": "en, de", "If-Modified-Since": older])
+        #expect(modified.status == .ok)
+    }
+
     // MARK: Purge
 
     @Test("PURGE with the token forgets a URL (every variant) or a prefix, in memory and on disk; without it 401")

@@ -17,7 +17,13 @@ enum CacheAnswer {
         if code == 200, length != nil { headers["Accept-Ranges"] = "bytes" }
         // Most requests carry no conditional and no Range: skip parsing validators for them.
         if code == 200, request.headers.contains(where: { $0.name.hasPrefixIgnoringASCIICase("If-") || $0.name.equalsIgnoringASCIICase("Range") }) {
-            let etag = headers["ETag"], lastModified = headers["Last-Modified"].flatMap(HTTPDate.parse)
+            let etag = headers["ETag"]
+            var lastModified = headers["Last-Modified"].flatMap(HTTPDate.parse)
+            // Without Last-Modified, If-Modified-Since is judged against the stored Date (RFC 9111 §4.3.2);
+            // only for that header: If-Range and If-Unmodified-Since need the real validator.
+            if lastModified == nil, request.headers["If-Range"] == nil, request.headers["If-Unmodified-Since"] == nil {
+                lastModified = headers["Date"].flatMap(HTTPDate.parse)
+            }
             let answer = RepresentationAnswer.decide(request, etag: etag, lastModified: lastModified, size: length)
             switch answer {
             case .full:

@@ -35,6 +35,11 @@ struct CachePolicy: Sendable {
     /// "heuristically cacheable"). Any other final status is stored when it has explicit freshness
     /// (max-age, s-maxage, Expires) or is marked `public` (RFC 9111 §3).
     static let heuristicStatuses: Set<Int> = [200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501]
+    /// Final statuses of RFC 9110 whose caching rules this cache implements (for `must-understand`):
+    /// every one but 206, which it never stores.
+    static let understoodStatuses: Set<Int> = [200, 201, 202, 203, 204, 205, 300, 301, 302, 303, 304, 305, 307, 308,
+                                               400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415,
+                                               416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505]
     /// Statuses the `ttl` option applies to: the success and permanent-redirect answers. An error such as 404
     /// is kept only as long as the upstream says, so a transient miss is not pinned for a whole ttl.
     static let ttlStatuses: Set<Int> = [200, 203, 204, 300, 301, 308]
@@ -53,7 +58,10 @@ struct CachePolicy: Sendable {
         // The cache always asks for the whole object, so a 206 is never one it can store; 304 refreshes.
         guard status >= 200, status <= 599, status != 206, status != 304 else { return .skip("status \(status)") }
         let (control, targeted) = CacheControl.effective(headers, targeted: targetedFields)
-        if control.noStore { return .skip("no-store") }
+        // must-understand: a status whose caching rules this cache follows may ignore no-store (RFC 9111 §5.2.2.3);
+        // any other status is then not stored at all.
+        if control.mustUnderstand, !Self.understoodStatuses.contains(status) { return .skip("must-understand") }
+        if control.noStore, !(control.mustUnderstand && Self.understoodStatuses.contains(status)) { return .skip("no-store") }
         // A shared cache never stores what the upstream marked for one user (RFC 9111 §5.2.2.7).
         if control.isPrivate { return .skip("private") }
         // A cookie belongs to the one client it was set for; replaying it to others would hand out sessions.
@@ -95,8 +103,9 @@ struct CachePolicy: Sendable {
         var freshness = Freshness(lifetime: lifetime,
                                   staleWhileRevalidate: control.staleWhileRevalidate ?? staleWhileRevalidate,
                                   staleIfError: control.staleIfError ?? staleIfError)
-        // must-revalidate, proxy-revalidate and s-maxage forbid serving it stale (RFC 9111 §5.2.2.2, §5.2.2.10).
-        if control.mustRevalidate || control.proxyRevalidate || control.sharedMaxAge != nil {
+        // must-revalidate, proxy-revalidate and s-maxage forbid serving it stale (RFC 9111 §5.2.2.2, §5.2.2.10),
+        // and so does no-cache (every reuse is validated first, §5.2.2.4) unless `ttl` replaced it.
+        if control.mustRevalidate || control.proxyRevalidate || control.sharedMaxAge != nil || (control.noCache && !ttlApplies && !immutable) {
             freshness.staleWhileRevalidate = 0
             freshness.staleIfError = 0
         }

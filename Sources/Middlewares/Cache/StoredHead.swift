@@ -42,7 +42,8 @@ struct StoredHead: Sendable, Equatable {
 
     /// The request's value of a selecting field, normalised (RFC 9111 §4.1): every line of it as one
     /// list, members trimmed of whitespace, empty members dropped, joined by ", ". So `gzip,br`,
-    /// `gzip, br` and two lines `gzip` and `br` select the same variant.
+    /// `gzip, br` and two lines `gzip` and `br` select the same variant; Accept-Language members are
+    /// also lower-cased and sorted (`en, de` and `De, EN` are one variant).
     static func varyValue(_ request: Request, _ name: String) -> String {
         var members: [Substring] = []
         for line in request.headers.values(name) {
@@ -52,6 +53,8 @@ struct StoredHead: Sendable, Equatable {
                 if let end { members.append(trimmed[...end]) }
             }
         }
+        // Language tags are case-insensitive and a list without weights has no order (RFC 9110 §12.5.4).
+        if name == "accept-language" { return members.map { $0.lowercasedASCII() }.sorted().joined(separator: ", ") }
         return members.joined(separator: ", ")
     }
 
