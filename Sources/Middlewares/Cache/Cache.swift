@@ -168,7 +168,8 @@ public struct Cache: Middleware, Stoppable {
                 return response
             }
             // Within stale-while-revalidate: the stale copy now, one refresh in the background (RFC 5861 §3).
-            if let downstream, staleness <= entry.head.freshness.staleWhileRevalidate,
+            // (A cache shared by several stacks refreshes only through the chain of the stack it was bound in.)
+            if let downstream, staleness <= entry.head.freshness.staleWhileRevalidate, downstream.stack == context.stack,
                let response = answer(entry, request, label: "STALE", status: CacheStatus(hit: true), now: now) {
                 refreshInBackground(key, base, request, context, stale: entry, downstream, authorized: authorized)
                 store.metrics.stale.add(1, ordering: .relaxed)
