@@ -127,8 +127,9 @@ struct CachePolicy: Sendable {
         return CacheControl.seconds(member.trimmingASCIIWhitespace())
     }
 
-    /// Whether a request carries credentials: its responses are stored only with `cacheAuthenticated`
-    /// (RFC 9111 §3.5), because the stack's auth, not the upstream, decided who may read them.
+    /// Whether a request carries credentials: its responses are stored only when they say they may be
+    /// shared (`public`, `s-maxage`, `must-revalidate`, RFC 9111 §3.5) or with `cacheAuthenticated`,
+    /// because the stack's auth, not the upstream, decided who may read them.
     /// An object a behaviour asked for by identity (`UpstreamOptions.cacheKey`: a release asset, a
     /// tarball of a commit) is not a client's request: its Authorization is the source's own
     /// credential, and who may have the object was decided before the behaviour asked for it.
