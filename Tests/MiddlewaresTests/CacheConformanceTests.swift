@@ -466,4 +466,20 @@ struct CacheConformanceTests {
         #expect(store.metrics.purged.load(ordering: .relaxed) == 5)
         #expect(store.renderMetrics().contains("gateway_cache_purged_total{cache=\"p\"} 5\n"))
     }
+
+    @Test("config: cacheStatus must be a token, targetedFields header names (not Cache-Control)")
+    func config() {
+        let json = #"""
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:0"}],
+             "stacks": {"s": {"chain": [{"type": "cache", "cacheStatus": "my cache", "targetedFields": ["CDN-Cache-Control", "Cache-Control", "a b"]},
+                                        {"type": "upstream", "url": "http://127.0.0.1:1"}]},
+                        "t": {"chain": [{"type": "cache", "cacheStatus": "", "purgeToken": "x", "targetedFields": []},
+                                        {"type": "upstream", "url": "http://127.0.0.1:1"}]}}}
+            """#
+        let found = loadPipeline(json).1.errors.map(\.description)
+        #expect(found.contains(#"/stacks/s/chain/0/cacheStatus: must be a token such as "gateway" (a letter, then letters, digits, - . _ : /)"#), "\(found)")
+        #expect(found.contains(#"/stacks/s/chain/0/targetedFields/1: "Cache-Control" is not a targeted field name"#), "\(found)")
+        #expect(found.contains(#"/stacks/s/chain/0/targetedFields/2: "a b" is not a targeted field name"#), "\(found)")
+        #expect(found.count == 3, "\(found)")
+    }
 }
