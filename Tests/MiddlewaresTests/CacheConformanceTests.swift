@@ -278,6 +278,21 @@ struct CacheConformanceTests {
         #expect(origin.count == 2)
     }
 
+    @Test("without a stale-while-revalidate window an entry stale for 0 seconds is revalidated, not served stale")
+    func noWindowNoStale() async throws {
+        let origin = Origin { call, _ in
+            call == 1 ? Self.ok("v", ["ETag": "\"v\"", "Cache-Control": "max-age=0"])
+                : Response(status: .notModified, headers: ["ETag": "\"v\"", "Cache-Control": "max-age=0"])
+        }
+        let cache = makeCache(downstream: Downstream(next: origin.next))
+        _ = try await get(cache, origin)
+        await stored(cache)
+        let (second, body) = try await get(cache, origin)
+        #expect(body == "v" && second.headers["X-Cache"] == "HIT")
+        #expect(second.headers["Cache-Status"]?.hasPrefix("gateway; fwd=stale; fwd-status=304") == true)
+        #expect(origin.count == 2)
+    }
+
     // MARK: Authorization
 
     @Test("answers to requests with Authorization are shared only when public, s-maxage or must-revalidate")

@@ -169,7 +169,8 @@ public struct Cache: Middleware, Stoppable {
             }
             // Within stale-while-revalidate: the stale copy now, one refresh in the background (RFC 5861 §3).
             // (A cache shared by several stacks refreshes only through the chain of the stack it was bound in.)
-            if let downstream, staleness <= entry.head.freshness.staleWhileRevalidate, downstream.stack == context.stack,
+            if let downstream, entry.head.mayServeStale(staleness, within: entry.head.freshness.staleWhileRevalidate),
+               downstream.stack == context.stack,
                let response = answer(entry, request, label: "STALE", status: CacheStatus(hit: true), now: now) {
                 refreshInBackground(key, base, request, context, stale: entry, downstream, authorized: authorized)
                 store.metrics.stale.add(1, ordering: .relaxed)
@@ -220,7 +221,7 @@ public struct Cache: Middleware, Stoppable {
     private func fetch(_ key: CacheKey, _ base: CacheKey, _ request: Request, _ context: Context, _ next: Next,
                        stale: CacheEntry?, fwd: String, authorized: Bool) async throws -> Response {
         let (fill, reader, isOwner) = store.join(key)
-        if !isOwner, let stale, stale.head.staleness(at: HTTPDate.now) <= stale.head.freshness.staleWhileRevalidate,
+        if !isOwner, let stale, stale.head.mayServeStale(stale.head.staleness(at: HTTPDate.now), within: stale.head.freshness.staleWhileRevalidate),
            let response = answer(stale, request, label: "STALE", status: CacheStatus(hit: true), now: HTTPDate.now) {
             store.metrics.stale.add(1, ordering: .relaxed)
             context.annotate("cache", "STALE")
@@ -397,7 +398,7 @@ public struct Cache: Middleware, Stoppable {
     private func staleIfError(_ entry: CacheEntry, _ request: Request, _ context: Context, upstreamStatus: Int?) -> Response? {
         let now = HTTPDate.now
         let status = CacheStatus(fwd: "stale", fwdStatus: upstreamStatus, detail: "stale-if-error")
-        guard entry.head.staleness(at: now) <= entry.head.freshness.staleIfError,
+        guard entry.head.mayServeStale(entry.head.staleness(at: now), within: entry.head.freshness.staleIfError),
               let response = answer(entry, request, label: "STALE", status: status, now: now) else { return nil }
         store.metrics.stale.add(1, ordering: .relaxed)
         context.annotate("cache", "STALE")

@@ -28,6 +28,10 @@ struct StoredHead: Sendable, Equatable {
 
     func isFresh(at now: Int64) -> Bool { staleness(at: now) < 0 }
 
+    /// Whether a response `staleness` seconds stale is within a stale window of `window` seconds
+    /// (no window at all when it is 0: a response stale for 0 seconds is stale).
+    func mayServeStale(_ staleness: Int64, within window: Int64) -> Bool { window > 0 && staleness <= window }
+
     /// Whether `request` asks for the same variant (RFC 9111 §4.1).
     func matchesVary(_ request: Request) -> Bool {
         vary.allSatisfy { Self.varyValue(request, $0.name) == $0.value }
