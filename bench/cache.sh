@@ -89,10 +89,10 @@ cat > "$work/pipeline.json" <<JSON
  "listeners": [{"name": "bench", "listen": "127.0.0.1:$gateway_port"}],
  "stacks": {
    "stream": {"match": {"pathPrefix": ["/stream/"]}, "chain": [
-     {"type": "cache", "memory": "64MiB", "xCache": true},
+     {"type": "cache", "memory": "64MiB"},
      {"type": "upstream", "url": "http://127.0.0.1:$origin_port", "stripPrefix": "/stream"}]},
    "cache": {"chain": [
-     {"type": "cache", "memory": "64MiB", "disk": "gateway-cache", "maxBytes": "4GiB", "maxObjectSize": "2GiB", "xCache": true},
+     {"type": "cache", "memory": "64MiB", "disk": "gateway-cache", "maxBytes": "4GiB", "maxObjectSize": "2GiB"},
      {"type": "upstream", "url": "http://127.0.0.1:$origin_port"}]}},
  "run": ["stream", "cache"]}
 JSON
@@ -109,7 +109,9 @@ pids+=("$gateway_pid")
 origin="http://127.0.0.1:$origin_port"; nginx="http://127.0.0.1:$nginx_port"; gateway="http://127.0.0.1:$gateway_port"
 wait_up() { for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "bench: $1 did not come up" >&2; exit 1; }
 wait_up "$origin/small.bin"; wait_up "$nginx/small.bin"; wait_up "$gateway/small.bin"
-xcache() { curl -fsS -o /dev/null -D - "$1" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache" {print $2}'; }
+# HIT or MISS: nginx's X-Cache, or the gateway's Cache-Status ("gateway; hit; ..." is a hit).
+xcache() { curl -fsS -o /dev/null -D - "$1" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache" {x = $2} tolower($1) == "cache-status" {s = $2}
+  END {if (x != "") print x; else if (s ~ /; hit/) print "HIT"; else if (s != "") print "MISS"}'; }
 upstream_count() { grep -c "^$1 " "$work/origin/access.log" || true; }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
 # Median of the per-round ratios a[i]/b[i] (each pair ran back to back, under the same background load).

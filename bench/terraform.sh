@@ -44,7 +44,7 @@ cat > "$WORK/registry.json" <<CONF
 {"version": 1, "listeners": [{"name": "bench", "listen": "127.0.0.1:$GW_PORT"}],
  "sources": {"examples": {"type": "directory", "path": "$ROOT/examples/registry"}},
  "stacks": {"terraform": {"chain": [
-   {"type": "cache", "memory": "64MiB", "xCache": true},
+   {"type": "cache", "memory": "64MiB"},
    {"type": "terraform.registry", "modules": "examples", "metadataCacheControl": "public, max-age=60"},
    {"type": "upstream"}]}}}
 CONF
@@ -54,7 +54,7 @@ VERSIONS="http://127.0.0.1:$GW_PORT/v1/modules/acme/vpc/aws/versions"
 wait_http "$VERSIONS"
 mkdir -p "$WORK/www/v1/modules/acme/vpc/aws" "$WORK/nginx/logs"
 curl -s "$VERSIONS" > "$WORK/www/v1/modules/acme/vpc/aws/versions"
-echo "document: $(wc -c < "$WORK/www/v1/modules/acme/vpc/aws/versions") bytes, X-Cache: $(curl -s -o /dev/null -D - "$VERSIONS" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-cache" {print $2}')"
+echo "document: $(wc -c < "$WORK/www/v1/modules/acme/vpc/aws/versions") bytes, Cache-Status: $(curl -s -o /dev/null -D - "$VERSIONS" | tr -d '\r' | awk -F': ' 'tolower($1)=="cache-status" {print $2}')"
 NGINX_PORT="$(free_port)"
 cat > "$WORK/nginx/nginx.conf" <<CONF
 worker_processes auto;

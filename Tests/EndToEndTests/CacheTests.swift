@@ -164,6 +164,7 @@ struct CacheTests {
         Thread.sleep(forTimeInterval: 3.2)
         let revalidated = Self.get(url)
         #expect(revalidated.status == 200 && revalidated.xCache == "HIT" && revalidated.body == object)
+        #expect(revalidated.headers["cache-status"]?.hasPrefix("gateway; fwd=stale; fwd-status=304; stored; ttl=") == true)
         let log = nginx.requests(to: "/doc.bin")
         #expect(log.count == 2)
         // nginx logs the quotes of the ETag as \x22.
@@ -324,6 +325,55 @@ struct CacheTests {
         #expect(Self.get(sharing.url("web", "/shared"), ["-H", "Authorization: Bearer t"]).xCache == "MISS")
         #expect(Self.get(sharing.url("web", "/shared"), ["-H", "Authorization: Bearer t"]).xCache == "HIT")
         #expect(upstream.requests(to: "/shared").count == 1)
+    }
+
+    @Test("Cache-Status on miss and hit; the origin's Age reaches the client on the miss; CDN-Cache-Control leads")
+    func cacheStatusAgeAndTargetedFields() throws {
+        let nginx = try NginxProcess(servers: """
+            server { listen 127.0.0.1:{port0}; root {root};
+              location /aged/ { add_header Cache-Control "max-age=300"; add_header Age 30; }
+              location /cdn/ { add_header Cache-Control "no-store"; add_header CDN-Cache-Control "max-age=600"; } }
+            """)
+        nginx.publish("aged/a.txt", Data("aged\n".utf8))
+        nginx.publish("cdn/c.txt", Data("cdn\n".utf8))
+        let gateway = try GatewayProcess(config: Self.config(upstream: nginx.url("")))
+        let miss = Self.get(gateway.url("web", "/aged/a.txt"))
+        #expect(miss.headers["cache-status"]?.hasPrefix("gateway; fwd=uri-miss; stored; ttl=2") == true, "\(miss.headers)")
+        #expect(Int(miss.headers["age"] ?? "") ?? 0 >= 30, "\(miss.headers)")
+        let hit = Self.get(gateway.url("web", "/aged/a.txt"))
+        #expect(hit.headers["cache-status"]?.hasPrefix("gateway; hit; ttl=2") == true, "\(hit.headers)")
+        #expect(Int(hit.headers["age"] ?? "") ?? 0 >= 30)
+        #expect(nginx.requests(to: "/aged/a.txt").count == 1)
+
+        // CDN-Cache-Control overrides Cache-Control: no-store for this cache, and stays with it.
+        let cdn = Self.get(gateway.url("web", "/cdn/c.txt"))
+        #expect(cdn.headers["cache-control"] == "no-store" && cdn.headers["cdn-cache-control"] == nil)
+        let cdnHit = Self.get(gateway.url("web", "/cdn/c.txt"))
+        #expect(cdnHit.headers["cache-status"]?.hasPrefix("gateway; hit; ttl=") == true && cdnHit.body == Data("cdn\n".utf8))
+        #expect(nginx.requests(to: "/cdn/c.txt").count == 1)
+    }
+
+    @Test("stale-while-revalidate: while the refresh hangs at the upstream, clients get the stale copy at once; one refresh")
+    func backgroundRevalidation() throws {
+        let upstream = try FaultyUpstream { _ in
+            .respond(status: 200, headers: [("Cache-Control", "max-age=1, stale-while-revalidate=600"), ("ETag", "\"v1\"")], body: Data("old".utf8))
+        }
+        let gateway = try GatewayProcess(config: Self.config(upstream: upstream.url("")))
+        let url = gateway.url("web", "/doc")
+        #expect(Self.get(url).body == Data("old".utf8))
+        Thread.sleep(forTimeInterval: 2.2)
+        upstream.answer { _ in .stallBeforeHead }
+        for _ in 0..<3 {
+            // Without the background refresh each of these would wait on the stalled upstream past --max-time.
+            let stale = Self.get(url, ["--max-time", "10"])
+            #expect(stale.exit == 0 && stale.status == 200 && stale.body == Data("old".utf8))
+            #expect(stale.xCache == "STALE")
+            #expect(stale.headers["cache-status"]?.hasPrefix("gateway; hit; ttl=-") == true, "\(stale.headers)")
+        }
+        // The refresh reaches the upstream in the background: wait (bounded) until it has.
+        for _ in 0..<100 where upstream.requests(to: "/doc").count < 2 { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(upstream.requests(to: "/doc").count == 2, "one refresh for three stale answers")
+        #expect(upstream.requests(to: "/doc").last?.headers["if-none-match"] == "\"v1\"")
     }
 
     static func objectFiles(_ directory: String) -> [String] {

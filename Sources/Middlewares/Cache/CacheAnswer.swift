@@ -7,17 +7,23 @@ import Pipeline
 enum CacheAnswer {
     /// - Parameters:
     ///   - length: the body's length, when known (a fill of a chunked upstream answer does not know it yet).
-    ///   - label: the `X-Cache` value, when the stack wants the header.
+    ///   - labels: fields the cache adds (`Cache-Status`, `X-Cache`, `Age`), kept on every kind of answer.
     ///   - body: the body for bytes `start..<start+count` (`count` nil: to the end); nil when it is gone.
-    static func build(_ request: Request, status code: Int, headers stored: HTTPFields, length: Int64?, label: String?,
+    static func build(_ request: Request, status code: Int, headers stored: HTTPFields, length: Int64?, labels: HTTPFields,
                       body: (_ start: Int64, _ count: Int64?) -> ResponseBody?) -> Response? {
         var headers = stored
-        if let label { headers["X-Cache"] = label }
+        for field in labels { headers[field.name] = field.value }
         let status = HTTPStatus(code)
         if code == 200, length != nil { headers["Accept-Ranges"] = "bytes" }
         // Most requests carry no conditional and no Range: skip parsing validators for them.
         if code == 200, request.headers.contains(where: { $0.name.hasPrefixIgnoringASCIICase("If-") || $0.name.equalsIgnoringASCIICase("Range") }) {
-            let etag = headers["ETag"], lastModified = headers["Last-Modified"].flatMap(HTTPDate.parse)
+            let etag = headers["ETag"]
+            var lastModified = headers["Last-Modified"].flatMap(HTTPDate.parse)
+            // Without Last-Modified, If-Modified-Since is judged against the stored Date (RFC 9111 §4.3.2);
+            // only for that header: If-Range and If-Unmodified-Since need the real validator.
+            if lastModified == nil, request.headers["If-Range"] == nil, request.headers["If-Unmodified-Since"] == nil {
+                lastModified = headers["Date"].flatMap(HTTPDate.parse)
+            }
             let answer = RepresentationAnswer.decide(request, etag: etag, lastModified: lastModified, size: length)
             switch answer {
             case .full:
@@ -27,7 +33,7 @@ enum CacheAnswer {
                 return answer.response(headers: headers, size: length) { _ in partial }
             case .notModified, .preconditionFailed, .unsatisfiable:
                 var response = answer.response(headers: headers, size: length) { _ in .empty }
-                if answer == .unsatisfiable, let label { response.headers["X-Cache"] = label }
+                if answer == .unsatisfiable { for field in labels { response.headers[field.name] = field.value } }
                 return response
             }
         }

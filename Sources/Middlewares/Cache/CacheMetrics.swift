@@ -23,6 +23,8 @@ final class CacheMetrics: Sendable {
     let bytesFromCache = Atomic<Int>(0)
     /// Body bytes fetched from the upstream into the cache.
     let bytesFilled = Atomic<Int>(0)
+    /// Stored responses removed by PURGE requests.
+    let purged = Atomic<Int>(0)
     let memoryEvictions = Atomic<Int>(0)
     let diskEvictions = Atomic<Int>(0)
 
@@ -52,6 +54,7 @@ final class CacheMetrics: Sendable {
         counter("fill_failures_total", "Fills that failed midway and were discarded.", fillFailures.load(ordering: .relaxed))
         counter("bytes_served_total", "Body bytes answered from stored entries.", bytesFromCache.load(ordering: .relaxed))
         counter("bytes_filled_total", "Body bytes fetched from upstream into the cache.", bytesFilled.load(ordering: .relaxed))
+        counter("purged_total", "Stored responses removed by PURGE requests.", purged.load(ordering: .relaxed))
         counter("evictions_total", "Entries evicted to stay within budget.", memoryEvictions.load(ordering: .relaxed), ",tier=\"memory\"")
         counter("evictions_total", "Entries evicted to stay within budget.", diskEvictions.load(ordering: .relaxed), ",tier=\"disk\"")
         var entries = [("memory", memory.entries)], bytes = [("memory", memory.bytes)]

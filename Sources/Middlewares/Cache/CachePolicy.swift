@@ -24,11 +24,22 @@ struct CachePolicy: Sendable {
     var staleWhileRevalidate: Int64 = 0
     /// Used when the response gives no stale-if-error.
     var staleIfError: Int64 = 0
-    /// Whether responses to requests with credentials (Authorization, or an identity set by auth) are stored.
+    /// Whether responses to requests with credentials (Authorization, or an identity set by auth) are
+    /// stored whatever they say; without it only those marked `public`, `s-maxage` or
+    /// `must-revalidate` are (RFC 9111 §3.5).
     var cacheAuthenticated = false
+    /// Targeted fields (RFC 9213), in precedence order, that replace Cache-Control for this cache.
+    var targetedFields: [String] = ["Gateway-Cache-Control", "CDN-Cache-Control"]
 
-    /// Statuses a cache may store (RFC 9110 §15.1 "heuristically cacheable", plus 203 and 204).
-    static let storableStatuses: Set<Int> = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]
+    /// Statuses whose responses may be stored without explicit freshness (RFC 9110 §15.1
+    /// "heuristically cacheable"). Any other final status is stored when it has explicit freshness
+    /// (max-age, s-maxage, Expires) or is marked `public` (RFC 9111 §3).
+    static let heuristicStatuses: Set<Int> = [200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501]
+    /// Final statuses of RFC 9110 whose caching rules this cache implements (for `must-understand`):
+    /// every one but 206, which it never stores.
+    static let understoodStatuses: Set<Int> = [200, 201, 202, 203, 204, 205, 300, 301, 302, 303, 304, 305, 307, 308,
+                                               400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415,
+                                               416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505]
     /// Statuses the `ttl` option applies to: the success and permanent-redirect answers. An error such as 404
     /// is kept only as long as the upstream says, so a transient miss is not pinned for a whole ttl.
     static let ttlStatuses: Set<Int> = [200, 203, 204, 300, 301, 308]
@@ -42,20 +53,33 @@ struct CachePolicy: Sendable {
     }
 
     /// Whether a response may be stored, and for how long it is fresh.
-    func decide(status: Int, headers: HTTPFields, immutable: Bool, now: Int64) -> Decision {
-        guard Self.storableStatuses.contains(status) else { return .skip("status \(status)") }
-        let control = CacheControl(headers)
-        if control.noStore { return .skip("no-store") }
+    /// `authorized`: the request carried credentials and the stack does not set `cacheAuthenticated`.
+    func decide(status: Int, headers: HTTPFields, immutable: Bool, now: Int64, authorized: Bool = false) -> Decision {
+        // The cache always asks for the whole object, so a 206 is never one it can store; 304 refreshes.
+        guard status >= 200, status <= 599, status != 206, status != 304 else { return .skip("status \(status)") }
+        let (control, targeted) = CacheControl.effective(headers, targeted: targetedFields)
+        // must-understand: a status whose caching rules this cache follows may ignore no-store (RFC 9111 §5.2.2.3);
+        // any other status is then not stored at all.
+        if control.mustUnderstand, !Self.understoodStatuses.contains(status) { return .skip("must-understand") }
+        if control.noStore, !(control.mustUnderstand && Self.understoodStatuses.contains(status)) { return .skip("no-store") }
         // A shared cache never stores what the upstream marked for one user (RFC 9111 §5.2.2.7).
         if control.isPrivate { return .skip("private") }
         // A cookie belongs to the one client it was set for; replaying it to others would hand out sessions.
         if headers.contains("Set-Cookie") { return .skip("set-cookie") }
         if headers.list("Vary").contains("*") { return .skip("vary *") }
+        // A response to a request with credentials is shared only when it says so (RFC 9111 §3.5).
+        if authorized, !(control.isPublic || control.sharedMaxAge != nil || control.mustRevalidate) { return .skip("authorization") }
+        let expires = targeted ? [] : headers.values("Expires")
+        let explicit = control.sharedMaxAge != nil || control.maxAge != nil || !expires.isEmpty
+        let ttlApplies = ttl != nil && Self.ttlStatuses.contains(status)
+        if !explicit, !ttlApplies, !immutable, !control.isPublic, !Self.heuristicStatuses.contains(status) {
+            return .skip("status \(status)")
+        }
 
         var lifetime: Int64
         if immutable {
             lifetime = Freshness.forever
-        } else if let ttl, Self.ttlStatuses.contains(status) {
+        } else if let ttl, ttlApplies {
             lifetime = ttl
         } else if control.noCache {
             lifetime = 0
@@ -63,10 +87,10 @@ struct CachePolicy: Sendable {
             lifetime = shared
         } else if let maxAge = control.maxAge {
             lifetime = maxAge
-        } else if let expires = headers["Expires"] {
-            // An invalid Expires means "already expired" (RFC 9111 §5.3).
+        } else if !expires.isEmpty {
+            // An invalid Expires means "already expired" (RFC 9111 §5.3); so do two of them.
             let date = headers["Date"].flatMap(HTTPDate.parse) ?? now
-            lifetime = HTTPDate.parse(expires).map { max(0, $0 - date) } ?? 0
+            lifetime = expires.count == 1 ? HTTPDate.parse(expires[0]).map { max(0, $0 - date) } ?? 0 : 0
         } else if let modified = headers["Last-Modified"].flatMap(HTTPDate.parse) {
             let date = headers["Date"].flatMap(HTTPDate.parse) ?? now
             lifetime = min(Self.heuristicCap, max(0, date - modified) / 10)
@@ -79,8 +103,9 @@ struct CachePolicy: Sendable {
         var freshness = Freshness(lifetime: lifetime,
                                   staleWhileRevalidate: control.staleWhileRevalidate ?? staleWhileRevalidate,
                                   staleIfError: control.staleIfError ?? staleIfError)
-        // must-revalidate, proxy-revalidate and s-maxage forbid serving it stale (RFC 9111 §5.2.2.2, §5.2.2.10).
-        if control.mustRevalidate || control.proxyRevalidate || control.sharedMaxAge != nil {
+        // must-revalidate, proxy-revalidate and s-maxage forbid serving it stale (RFC 9111 §5.2.2.2, §5.2.2.10),
+        // and so does no-cache (every reuse is validated first, §5.2.2.4) unless `ttl` replaced it.
+        if control.mustRevalidate || control.proxyRevalidate || control.sharedMaxAge != nil || (control.noCache && !ttlApplies && !immutable) {
             freshness.staleWhileRevalidate = 0
             freshness.staleIfError = 0
         }
@@ -91,12 +116,20 @@ struct CachePolicy: Sendable {
     /// (RFC 9111 §4.2.3, with the response arriving `now`).
     static func initialAge(_ headers: HTTPFields, now: Int64) -> Int64 {
         let apparent = headers["Date"].flatMap(HTTPDate.parse).map { max(0, now - $0) } ?? 0
-        let declared = CacheControl.seconds(headers["Age"]?.trimmingASCIIWhitespace()) ?? 0
-        return max(apparent, declared)
+        return max(apparent, declaredAge(headers) ?? 0)
     }
 
-    /// Whether a request carries credentials: its responses are stored only with `cacheAuthenticated`
-    /// (RFC 9111 §3.5), because the stack's auth, not the upstream, decided who may read them.
+    /// The Age header's value: the first member when it is a list (`Age: 7200, 0`) or repeated; nil
+    /// when absent or not delta-seconds (`-1`, `1.5`, `a7200` are ignored, as RFC 9111 §5.1 allows).
+    static func declaredAge(_ headers: HTTPFields) -> Int64? {
+        guard let first = headers.values("Age").first else { return nil }
+        let member = first.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        return CacheControl.seconds(member.trimmingASCIIWhitespace())
+    }
+
+    /// Whether a request carries credentials: its responses are stored only when they say they may be
+    /// shared (`public`, `s-maxage`, `must-revalidate`, RFC 9111 §3.5) or with `cacheAuthenticated`,
+    /// because the stack's auth, not the upstream, decided who may read them.
     /// An object a behaviour asked for by identity (`UpstreamOptions.cacheKey`: a release asset, a
     /// tarball of a commit) is not a client's request: its Authorization is the source's own
     /// credential, and who may have the object was decided before the behaviour asked for it.

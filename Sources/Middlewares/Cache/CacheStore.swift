@@ -17,6 +17,23 @@ final class CacheStore: MetricsSource {
     /// The pumps running (each a fill's body streaming into the store), so `stop` can end them.
     private let pumps = Mutex<(next: Int, tasks: [Int: Task<Void, Never>], stopped: Bool)>((0, [:], false))
     private let stopped = Atomic<Bool>(false)
+    /// For each URL (base key) whose last stored answer had `Vary`: the fields it names and the keys
+    /// of the variants stored for it, so several variants live side by side and an unsafe request
+    /// forgets them all.
+    private let variants = Mutex<[String: VaryRecord]>([:])
+
+    struct VaryRecord: Sendable {
+        var names: [String]
+        var keys: Set<String>
+    }
+
+    /// Variants kept per URL; past it a new variant is stored only once an old one is gone.
+    static let maxVariants = 64
+    /// URLs with variants remembered; past it the list starts over (stored variants are then only
+    /// found again once the URL's next answer names its Vary fields).
+    static let maxVaryURLs = 100_000
+    /// Separates a URL's key from the values that pick one of its variants.
+    static let variantSeparator: Character = "\u{1F}"
 
     /// `name` labels its series and log lines: the JSON pointer of the `cache` in pipeline.json.
     init(name: String, memory: MemoryStore, disk: DiskStore?, maxObjectBytes: Int64, windowBytes: Int64 = 4 << 20) {
@@ -25,6 +42,73 @@ final class CacheStore: MetricsSource {
         self.disk = disk
         self.maxObjectBytes = disk == nil ? min(maxObjectBytes, Int64(memory.maxObjectBytes)) : maxObjectBytes
         self.windowBytes = windowBytes
+        // The variants the disk tier kept across a restart are found again.
+        for head in disk?.heads() ?? [] where !head.vary.isEmpty {
+            guard let cut = head.key.firstIndex(of: Self.variantSeparator) else { continue }
+            _ = noteVariant(base: String(head.key[..<cut]), names: head.vary.map(\.name), key: head.key)
+        }
+    }
+
+    // MARK: Variants
+
+    /// The key of the variant `request` selects among those stored for `base`; `base` itself when
+    /// its last answer had no Vary.
+    func variantKey(_ base: CacheKey, _ request: Request) -> CacheKey {
+        guard let names = variants.withLock({ $0[base.text]?.names }), !names.isEmpty else { return base }
+        return Self.variantKey(base.text, names: names, request)
+    }
+
+    static func variantKey(_ base: String, names: [String], _ request: Request) -> CacheKey {
+        guard !names.isEmpty else { return CacheKey(text: base) }
+        var text = base
+        for name in names { text += String(variantSeparator) + name + ": " + StoredHead.varyValue(request, name) }
+        return CacheKey(text: text)
+    }
+
+    /// Records that `key` is a variant of `base` selected by `names` (the Vary of `base`'s latest
+    /// answer). False when `base` already has `maxVariants` variants still stored.
+    func noteVariant(base: String, names: [String], key: String) -> Bool {
+        var record = variants.withLock { $0[base] } ?? VaryRecord(names: names, keys: [])
+        record.names = names
+        if names.isEmpty {
+            // The URL no longer varies: its old variants are unreachable and age out of the tiers.
+            variants.withLock { $0[base] = nil }
+            return true
+        }
+        if !record.keys.contains(key), record.keys.count >= Self.maxVariants {
+            record.keys = record.keys.filter { memory.contains($0) || disk?.contains($0) == true }
+            if record.keys.count >= Self.maxVariants {
+                variants.withLock { $0[base] = record }
+                return false
+            }
+        }
+        record.keys.insert(key)
+        variants.withLock { variants in
+            if variants[base] == nil, variants.count >= Self.maxVaryURLs { variants.removeAll() }
+            variants[base] = record
+        }
+        return true
+    }
+
+    /// Forgets every stored response whose key `matches`, in both tiers (a purge); returns how many keys.
+    func purge(where matches: (String) -> Bool) -> Int {
+        var keys = Set(memory.keys.filter(matches))
+        keys.formUnion(disk?.keys.filter(matches) ?? [])
+        for key in keys { remove(key) }
+        variants.withLock { variants in
+            for (base, record) in variants where matches(base) || record.keys.contains(where: matches) {
+                variants[base]?.keys.subtract(keys)
+            }
+        }
+        metrics.purged.add(keys.count, ordering: .relaxed)
+        return keys.count
+    }
+
+    /// Forgets what is stored for a URL: the answer under its key and every variant of it.
+    func removeURL(_ base: String) {
+        let keys = variants.withLock { $0.removeValue(forKey: base)?.keys } ?? []
+        remove(base)
+        for key in keys { remove(key) }
     }
 
     var metricsKey: String { name }
@@ -136,7 +220,7 @@ final class CacheStore: MetricsSource {
             let writer = FillWriter(fill: fill, metrics: metrics)
             try await body.write(to: writer)
             let completed = try fill.finish(declaredLength: head.declaredLength)
-            try await store(completed, head: head.stored, key: fill.key)
+            try await store(completed, head: head.stored, key: CacheKey(text: head.stored.key))
         } catch {
             fill.fail(error)
             metrics.fillFailures.add(1, ordering: .relaxed)

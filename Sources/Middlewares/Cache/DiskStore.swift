@@ -111,6 +111,18 @@ final class DiskStore: Sendable {
         }
     }
 
+    /// Every key stored, least recently used first.
+    var keys: [String] { index.withLock { $0.keysOldestFirst } }
+
+    func contains(_ key: String) -> Bool {
+        index.withLock { $0.peek(key) != nil }
+    }
+
+    /// The heads of every stored object, least recently used first.
+    func heads() -> [StoredHead] {
+        index.withLock { index in index.keysOldestFirst.compactMap { index.peek($0)?.head } }
+    }
+
     func remove(_ key: String) {
         if let record = index.withLock({ $0.remove(key) }) { FileSystem.remove(record.path) }
     }

@@ -15,8 +15,9 @@ final class Fill: Sendable {
     enum Outcome: Sendable {
         /// A storable answer whose body streams from this fill.
         case streaming(FillHead)
-        /// The upstream confirmed a stored entry (304); here it is, refreshed.
-        case revalidated(CacheEntry)
+        /// The upstream confirmed a stored entry (304); here it is, refreshed (`stored`: the refresh was
+        /// kept; false when the 304 made it unstorable).
+        case revalidated(CacheEntry, stored: Bool)
         /// An answer that must not be shared (uncacheable, or a server error): fetch on your own.
         case notShared
         /// The fetch failed before any answer.
@@ -378,6 +379,9 @@ struct FillHead: Sendable {
     var stored: StoredHead
     /// The upstream's Content-Length, when it sent one.
     var declaredLength: Int64?
+    /// Fields of the upstream's answer that only the clients of this fetch get, not later hits: its
+    /// `Age` (corrected for the time it took) and `Cache-Status` (the caches behind this one).
+    var forwarded: HTTPFields = [:]
 }
 
 /// The upstream body ended before its declared length.

@@ -42,6 +42,13 @@ final class MemoryStore: Sendable {
         }
     }
 
+    /// Every key held, least recently used first.
+    var keys: [String] { index.withLock { $0.keysOldestFirst } }
+
+    func contains(_ key: String) -> Bool {
+        index.withLock { $0.peek(key) != nil }
+    }
+
     func remove(_ key: String) {
         _ = index.withLock { $0.remove(key) }
     }

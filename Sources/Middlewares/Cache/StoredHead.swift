@@ -28,6 +28,10 @@ struct StoredHead: Sendable, Equatable {
 
     func isFresh(at now: Int64) -> Bool { staleness(at: now) < 0 }
 
+    /// Whether a response `staleness` seconds stale is within a stale window of `window` seconds
+    /// (no window at all when it is 0: a response stale for 0 seconds is stale).
+    func mayServeStale(_ staleness: Int64, within window: Int64) -> Bool { window > 0 && staleness <= window }
+
     /// Whether `request` asks for the same variant (RFC 9111 §4.1).
     func matchesVary(_ request: Request) -> Bool {
         vary.allSatisfy { Self.varyValue(request, $0.name) == $0.value }
@@ -40,15 +44,29 @@ struct StoredHead: Sendable, Equatable {
         }
     }
 
-    private static func varyValue(_ request: Request, _ name: String) -> String {
-        request.headers.values(name).joined(separator: ", ")
+    /// The request's value of a selecting field, normalised (RFC 9111 §4.1): every line of it as one
+    /// list, members trimmed of whitespace, empty members dropped, joined by ", ". So `gzip,br`,
+    /// `gzip, br` and two lines `gzip` and `br` select the same variant; Accept-Language members are
+    /// also lower-cased and sorted (`en, de` and `De, EN` are one variant).
+    static func varyValue(_ request: Request, _ name: String) -> String {
+        var members: [Substring] = []
+        for line in request.headers.values(name) {
+            for member in line.split(separator: ",") {
+                let trimmed = member.drop { $0 == " " || $0 == "\t" }
+                let end = trimmed.lastIndex { $0 != " " && $0 != "\t" }
+                if let end { members.append(trimmed[...end]) }
+            }
+        }
+        // Language tags are case-insensitive and a list without weights has no order (RFC 9110 §12.5.4).
+        if name == "accept-language" { return members.map { $0.lowercasedASCII() }.sorted().joined(separator: ", ") }
+        return members.joined(separator: ", ")
     }
 
     /// The headers kept with a response: what the upstream sent, less what describes one transfer.
     static func storableHeaders(_ headers: HTTPFields) -> HTTPFields {
         var kept = headers
         kept.removeHopByHop()
-        for name in ["Content-Length", "Age", "X-Cache", "Set-Cookie"] { kept.remove(name) }
+        for name in ["Content-Length", "Age", "X-Cache", "Set-Cookie", "Cache-Status"] { kept.remove(name) }
         return kept
     }
 

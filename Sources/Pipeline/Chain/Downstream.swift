@@ -36,6 +36,10 @@ public final class Downstream: Sendable {
 
     var isBound: Bool { bound.withLock { $0 != nil } }
 
+    /// The stack whose chain this downstream continues (nil until bound): a middleware shared by
+    /// several stacks can tell whether a request's own chain is the one it fetches through.
+    public var stack: String? { bound.withLock { $0?.stack } }
+
     /// Sends `request` down the chain. Without a `context` (work no request is waiting for), a
     /// background context of this stack is made, with `timeout` as its deadline.
     public func fetch(_ request: Request, context: Context? = nil, timeout: Duration = .seconds(300)) async throws -> Response {

@@ -2,10 +2,8 @@
 internal import Glibc
 #endif
 
-/// IMF-fixdate formatting and parsing (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
+/// IMF-fixdate formatting (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`; parsing of every HTTP-date form.
 public enum HTTPDate {
-    private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     private static let dayBytes: [UInt8] = Array("SunMonTueWedThuFriSat".utf8)
     private static let monthBytes: [UInt8] = Array("JanFebMarAprMayJunJulAugSepOctNovDec".utf8)
 
@@ -43,20 +41,95 @@ public enum HTTPDate {
         return 29
     }
 
-    /// Parses an IMF-fixdate; nil for anything else (the obsolete forms are not worth the risk here).
+    /// Parses an HTTP-date (RFC 9110 §5.6.7): the IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT` exactly
+    /// (two-digit day and clock fields, single spaces, the comma), and the obsolete forms a recipient
+    /// must accept, RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT` and asctime `Sun Nov  6 08:49:37 1994`.
+    /// Day, month and zone names match without regard to case (as every major cache does). Anything
+    /// else, out-of-range fields included, is nil: for `Expires` that means already expired (RFC 9111 §5.3).
     public static func parse(_ string: String) -> Int64? {
-        let parts = string.split(separator: " ")
-        guard parts.count == 6, parts[5] == "GMT", let day = Int32(parts[1]),
-              let month = months.firstIndex(of: String(parts[2])), let year = Int32(parts[3]) else { return nil }
-        let clock = parts[4].split(separator: ":")
-        guard clock.count == 3, let h = Int32(clock[0]), let m = Int32(clock[1]), let s = Int32(clock[2]) else { return nil }
+        let bytes = Array(string.utf8)
+        if bytes.count == 29 { return parseFixdate(bytes) }
+        if bytes.count == 24 { return parseAsctime(bytes) }
+        return parseRFC850(bytes)
+    }
+
+    private static let longDays = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+
+    /// `Sun, 06 Nov 1994 08:49:37 GMT`
+    private static func parseFixdate(_ b: [UInt8]) -> Int64? {
+        guard dayName(b, 0) != nil, b[3] == 0x2C, b[4] == 0x20, b[7] == 0x20, b[11] == 0x20, b[16] == 0x20, b[25] == 0x20,
+              let day = digits(b, 5, 2), let month = monthName(b, 8), let year = digits(b, 12, 4),
+              let clock = clock(b, 17), isGMT(b, 26) else { return nil }
+        return timestamp(year: year, month: month, day: day, clock)
+    }
+
+    /// `Sun Nov  6 08:49:37 1994` (the day padded with a space)
+    private static func parseAsctime(_ b: [UInt8]) -> Int64? {
+        guard dayName(b, 0) != nil, b[3] == 0x20, b[7] == 0x20, b[10] == 0x20, b[19] == 0x20,
+              let month = monthName(b, 4), let clock = clock(b, 11), let year = digits(b, 20, 4) else { return nil }
+        let day: Int
+        if b[8] == 0x20, let units = digits(b, 9, 1) { day = units } else if let both = digits(b, 8, 2) { day = both } else { return nil }
+        return timestamp(year: year, month: month, day: day, clock)
+    }
+
+    /// `Sunday, 06-Nov-94 08:49:37 GMT`: a two-digit year more than 50 years ahead is taken as the
+    /// most recent past year with those digits (RFC 9110 §5.6.7).
+    private static func parseRFC850(_ b: [UInt8]) -> Int64? {
+        guard let comma = b.firstIndex(of: 0x2C), comma >= 6, comma <= 9, b.count == comma + 24,
+              longDays.contains(String(decoding: b[0..<comma], as: UTF8.self).lowercasedASCII()) else { return nil }
+        let s = comma + 1
+        guard b[s] == 0x20, b[s + 3] == 0x2D, b[s + 7] == 0x2D, b[s + 10] == 0x20, b[s + 19] == 0x20,
+              let day = digits(b, s + 1, 2), let month = monthName(b, s + 4), let yy = digits(b, s + 8, 2),
+              let clock = clock(b, s + 11), isGMT(b, s + 20) else { return nil }
+        var t = time_t(now)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        let thisYear = Int(parts.tm_year) + 1900
+        var year = thisYear / 100 * 100 + yy
+        if year > thisYear + 50 { year -= 100 }
+        return timestamp(year: year, month: month, day: day, clock)
+    }
+
+    private static func digits(_ b: [UInt8], _ at: Int, _ count: Int) -> Int? {
+        var value = 0
+        for i in at..<(at + count) {
+            guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }
+            value = value * 10 + Int(b[i] - 0x30)
+        }
+        return value
+    }
+
+    private static func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte }
+
+    private static func name(_ b: [UInt8], _ at: Int, in table: [UInt8]) -> Int? {
+        let name = (lower(b[at]), lower(b[at + 1]), lower(b[at + 2]))
+        for i in 0..<(table.count / 3) where (lower(table[3 * i]), lower(table[3 * i + 1]), lower(table[3 * i + 2])) == name { return i }
+        return nil
+    }
+
+    private static func dayName(_ b: [UInt8], _ at: Int) -> Int? { name(b, at, in: dayBytes) }
+    private static func monthName(_ b: [UInt8], _ at: Int) -> Int? { name(b, at, in: monthBytes) }
+    private static func isGMT(_ b: [UInt8], _ at: Int) -> Bool {
+        lower(b[at]) == 0x67 && lower(b[at + 1]) == 0x6D && lower(b[at + 2]) == 0x74
+    }
+
+    /// `08:49:37`: two digits each, hour 0-23, minute 0-59, second 0-60 (a leap second).
+    private static func clock(_ b: [UInt8], _ at: Int) -> (Int, Int, Int)? {
+        guard b[at + 2] == 0x3A, b[at + 5] == 0x3A, let h = digits(b, at, 2), let m = digits(b, at + 3, 2), let s = digits(b, at + 6, 2),
+              h <= 23, m <= 59, s <= 60 else { return nil }
+        return (h, m, s)
+    }
+
+    private static func timestamp(year: Int, month: Int, day: Int, _ clock: (Int, Int, Int)) -> Int64? {
+        let lengths = [31, year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard year >= 1900, day >= 1, day <= lengths[month] else { return nil }
         var value = tm()
-        value.tm_year = year - 1900
+        value.tm_year = Int32(year - 1900)
         value.tm_mon = Int32(month)
-        value.tm_mday = day
-        value.tm_hour = h
-        value.tm_min = m
-        value.tm_sec = s
+        value.tm_mday = Int32(day)
+        value.tm_hour = Int32(clock.0)
+        value.tm_min = Int32(clock.1)
+        value.tm_sec = Int32(clock.2)
         return Int64(timegm(&value))
     }
 
