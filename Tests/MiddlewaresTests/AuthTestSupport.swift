@@ -35,18 +35,18 @@ struct TestPipeline {
     var warnings: [String] { diagnostics.warnings.map(\.description) }
 
     /// Runs `request` through the stack that accepts it; the response, its body text and the context.
-    func send(_ request: Request, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Answer {
+    func send(_ request: Request, clientAddress: String = "127.0.0.1", sourceLocation: SourceLocation = #_sourceLocation) async throws -> Answer {
         let pipeline = try #require(pipeline, "pipeline has errors: \(errors)", sourceLocation: sourceLocation)
         let stack = try #require(pipeline.stack(for: request, listener: "main"), sourceLocation: sourceLocation)
-        let context = Context(requestID: "test", stack: stack.name)
+        let context = Context(requestID: "test", clientAddress: clientAddress, stack: stack.name)
         let response = await stack.chain.handle(request, context: context)
         return Answer(response: response, body: String(decoding: try await response.body.collect(upTo: 1 << 20), as: UTF8.self), context: context)
     }
 
-    func send(_ target: String, method: HTTPMethod = .get, headers: HTTPFields = [:]) async throws -> Answer {
+    func send(_ target: String, method: HTTPMethod = .get, headers: HTTPFields = [:], clientAddress: String = "127.0.0.1") async throws -> Answer {
         var request = Request(method: method, target: target, headers: headers)
         request.method = method
-        return try await send(request)
+        return try await send(request, clientAddress: clientAddress)
     }
 }
 

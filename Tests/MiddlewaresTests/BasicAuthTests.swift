@@ -47,6 +47,36 @@ struct BasicAuthTests {
         }
     }
 
+    @Test("wrong passwords past the per-address budget get 429 with Retry-After and no hash; other addresses still log in")
+    func throttledPerAddress() async throws {
+        let stack = Self.pipeline(#"{"type": "auth.basic", "hashAttemptsPerAddress": 3, "hashAttemptsPerUser": 0, "users": {"alice": "\#(Self.alice)", "bob": "\#(Self.bob)"}}"#)
+        let before = AuthThrottleMetrics.shared.values.address
+        for _ in 0..<3 {
+            #expect(try await stack.send("/x", headers: basic("alice", "guess"), clientAddress: "203.0.113.9").status == 401)
+        }
+        let refused = try await stack.send("/x", headers: basic("bob", "builder"), clientAddress: "203.0.113.9")
+        #expect(refused.status == 429)
+        #expect(Int(refused.response.headers["Retry-After"] ?? "") ?? 0 >= 1)
+        #expect(refused.authError == "basic: too many password checks per address")
+        #expect(AuthThrottleMetrics.shared.values.address > before)
+        #expect(AuthThrottleMetrics.shared.renderMetrics().contains("gateway_auth_throttled_total{limit=\"address\"}"))
+        // Unknown names count against the address too.
+        #expect(try await stack.send("/x", headers: basic("mallory", "x"), clientAddress: "203.0.113.9").status == 429)
+        // Another client address is not held up.
+        #expect(try await stack.send("/x", headers: basic("bob", "builder"), clientAddress: "198.51.100.7").status == 200)
+    }
+
+    @Test("guesses at one user from many addresses stop at the per-user budget; a cached login is never throttled")
+    func throttledPerUser() async throws {
+        let stack = Self.pipeline(#"{"type": "auth.basic", "hashAttemptsPerUser": 2, "users": {"alice": "\#(Self.alice)", "bob": "\#(Self.bob)"}}"#)
+        #expect(try await stack.send("/x", headers: basic("alice", "wonderland"), clientAddress: "192.0.2.1").status == 200)
+        #expect(try await stack.send("/x", headers: basic("alice", "guess"), clientAddress: "192.0.2.2").status == 401)
+        #expect(try await stack.send("/x", headers: basic("alice", "guess2"), clientAddress: "192.0.2.3").status == 429)
+        // The remembered password costs no hash.
+        #expect(try await stack.send("/x", headers: basic("alice", "wonderland"), clientAddress: "192.0.2.4").status == 200)
+        #expect(try await stack.send("/x", headers: basic("bob", "builder"), clientAddress: "192.0.2.5").status == 200)
+    }
+
     @Test("the cache does not accept a different password for a cached user")
     func cacheIsPerPassword() async throws {
         #expect(try await stack.send("/x", headers: basic("alice", "wonderland")).status == 200)

@@ -10,6 +10,8 @@ public struct BasicAuth: Authenticator {
     let cache: VerifiedCredentialCache
     /// Verified against when the user is unknown, so the time taken does not depend on the name.
     let decoy: PasswordHash
+    /// Hash attempts per client address and per user name (docs/auth.md, throttling).
+    var throttle = HashThrottle(perAddress: 20, perUser: 20)
 
     public static let type = MiddlewareType(
         name: "auth.basic", summary: "HTTP Basic auth against scrypt/PBKDF2 password hashes (gateway hash-password).", phase: .auth,
@@ -18,6 +20,8 @@ public struct BasicAuth: Authenticator {
             OptionSpec("users", "object", "inline users: {\"name\": \"$scrypt$...\"}"),
             OptionSpec("realm", "string", "realm in the WWW-Authenticate challenge", default: "gateway"),
             OptionSpec("cacheTTL", "duration", "how long a verified password is remembered (0 disables)", default: "5m"),
+            OptionSpec("hashAttemptsPerAddress", "int", "password checks per minute (and as a burst) one client address may cause; over it 429 with Retry-After and no hash (0 disables)", default: "20"),
+            OptionSpec("hashAttemptsPerUser", "int", "password checks per minute (and as a burst) for one user name; over it 429 (0 disables)", default: "20"),
         ],
         build: { options, _ in
             let errorsBefore = options.diagnostics.errorCount
@@ -43,7 +47,9 @@ public struct BasicAuth: Authenticator {
             }
             let decoy = users.hashes.values.first ?? (try! PasswordHash.create([], scheme: .pbkdf2SHA256(iterations: 10_000)))
             return BasicAuth(users: users, realm: options.string("realm", default: "gateway"),
-                             cache: VerifiedCredentialCache(ttl: options.duration("cacheTTL", default: .seconds(300))), decoy: decoy)
+                             cache: VerifiedCredentialCache(ttl: options.duration("cacheTTL", default: .seconds(300))), decoy: decoy,
+                             throttle: HashThrottle(perAddress: options.int("hashAttemptsPerAddress", default: 20, range: 0...1_000_000),
+                                                    perUser: options.int("hashAttemptsPerUser", default: 20, range: 0...1_000_000)))
         })
 
     public var challenges: [String] { [Challenge.basic(realm: realm)] }
@@ -62,6 +68,10 @@ public struct BasicAuth: Authenticator {
         if cache.contains([user, password], now: now) { return .identity(Identity(subject: user, method: "basic")) }
         let known = users[user]
         let hash = known ?? decoy
+        if let (limit, wait) = throttle.take(address: context.clientAddress, user: known != nil ? user : nil) {
+            context.annotate("auth_error", "basic: too many password checks per \(limit.rawValue)")
+            throw HTTPError(.tooManyRequests, "too many login attempts, try again later", headers: ["Retry-After": String(wait)])
+        }
         let valid: Bool
         do {
             valid = try await BlockingPool.shared.run { hash.verify(Array(password.utf8)) }

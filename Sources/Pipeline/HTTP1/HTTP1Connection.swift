@@ -60,6 +60,7 @@ final class HTTP1Connection: DrainableConnection {
                         return head
                     }
                 } catch {
+                    RefusalLog.refused(info, protocol: "HTTP/1.1", status: error.status.code, reason: error.description)
                     // The rest of a head over a limit may still be on its way.
                     if (try? await writeError(error.status, error.description)) != nil { await lingeringClose() }
                     return nil
@@ -73,6 +74,7 @@ final class HTTP1Connection: DrainableConnection {
             do {
                 n = try await transport.read(into: buffer, deadline: headDeadline ?? idleDeadline ?? Monotonic.after(timeouts.keepAlive))
             } catch IOError.timeout where !idle {
+                RefusalLog.refused(info, protocol: "HTTP/1.1", status: 408, reason: "request head not received in time")
                 try? await writeError(.requestTimeout, "request head not received in time")
                 return nil
             }

@@ -18,6 +18,8 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
     private var runningTasks = 0
     private var floodGuard: HTTP2FloodGuard
     private var headerBlockBytes = 0
+    /// When the header block still waiting for END_HEADERS began (the head timeout runs from it).
+    private var headerBlockSince: UInt64?
     private var calmReason: String?
     private var goingAway = false
     private var readerStopped = false
@@ -90,6 +92,13 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
                     return
                 }
             } catch IOError.timeout {
+                if headerBlockSince != nil {
+                    // A header block trickled or left unfinished (slowloris over HTTP/2): the
+                    // client can send nothing else on this connection until it ends, so it closes.
+                    RefusalLog.refused(info, protocol: "HTTP/2", status: 408, reason: "request head not received in time")
+                    session.terminate(.noError)
+                    return
+                }
                 guard activeStreams == 0 else { continue }
                 // Idle past keepAlive (or no preface in time): say goodbye properly.
                 session.goAway(.noError)
@@ -104,9 +113,12 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
     }
 
     private var readDeadline: UInt64 {
-        if !sawFrames { return started + UInt64(max(0, timeouts.requestHead.seconds * 1000)) }
+        let requestHead = UInt64(max(0, timeouts.requestHead.seconds * 1000))
+        if !sawFrames { return started + requestHead }
         let keepAlive = UInt64(max(0, timeouts.keepAlive.seconds * 1000))
-        return activeStreams > 0 ? Monotonic.now + keepAlive : idleSince + keepAlive
+        let deadline = activeStreams > 0 ? Monotonic.now + keepAlive : idleSince + keepAlive
+        if let since = headerBlockSince { return min(deadline, since + requestHead) }
+        return deadline
     }
 
     /// nghttp2 refused the input: tell the client why, when it can still be told.
@@ -225,8 +237,10 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
         switch type {
         case 0x1:  // HEADERS
             headerBlockBytes = length
+            headerBlockSince = flags & 0x4 == 0 ? Monotonic.now : nil
         case 0x9:  // CONTINUATION: a block larger than any allowed header list is a flood (CVE-2024-27316)
             headerBlockBytes += length
+            if flags & 0x4 != 0 { headerBlockSince = nil }
         case 0x3:  // RST_STREAM
             if !floodGuard.allowReset() { return calm("more than \(settings.maxResetsPerSecond) stream resets per second") }
         case 0x0:  // DATA: only empty ones that do not end the stream cost without carrying anything
@@ -255,23 +269,40 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
             session.reset(id, .refusedStream)
             return nil
         }
-        let stream = HTTP2Stream(id: id, connection: self, headerLimit: settings.maxHeaderListBytes)
+        let stream = HTTP2Stream(id: id, connection: self, headerLimit: settings.maxHeaderListBytes, limits: info.listener.limits)
         streams[id] = stream
         activeStreams += 1
         return stream
     }
 
-    /// The request head is complete: start the stream's task.
-    func requestHeadComplete(_ stream: HTTP2Stream, endStream: Bool) {
+    /// One decoded field of a request head (`stream`) or of trailers (nil); false ends the
+    /// connection: the client made us decode more than its budget for nothing (an HPACK bomb).
+    func headerField(_ stream: HTTP2Stream?, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
+        let wasted = stream?.head.add(name: name, value: value) ?? (name.count + value.count + 32)
+        if wasted > 0, !floodGuard.allowWastedHeaderBytes(wasted) {
+            return calm("header fields decoded past the limits faster than \(HTTP2FloodGuard.wastedHeaderListsPerSecond) header lists per second (HPACK bomb)")
+        }
+        return true
+    }
+
+    /// The request head is complete: start the stream's task. False ends the connection (too
+    /// many refused heads).
+    func requestHeadComplete(_ stream: HTTP2Stream, endStream: Bool) -> Bool {
         stream.requestEnded = endStream
         stream.writer = HTTP2ResponseWriter(stream: stream)
         let head = stream.head
         stream.head = HTTP2RequestHead(limit: 0)
-        if head.isTooLarge {
-            return start(stream, isHead: false) { _ in (HTTPError(.requestHeaderFieldsTooLarge, "request header fields too large").response, nil) }
+        if let refusal = head.refusal {
+            guard floodGuard.allowRefusedHeaderList() else {
+                return calm("more than \(HTTP2FloodGuard.refusedHeaderListsPerSecond) refused request heads per second")
+            }
+            RefusalLog.refused(info, protocol: "HTTP/2", status: refusal.status.code, reason: refusal.description)
+            start(stream, isHead: false) { _ in (HTTPError(refusal.status, refusal.description).response, nil) }
+            return true
         }
         if head.method == "CONNECT" {
-            return start(stream, isHead: false) { _ in (HTTPError(.methodNotAllowed, "CONNECT is not supported").response, nil) }
+            start(stream, isHead: false) { _ in (HTTPError(.methodNotAllowed, "CONNECT is not supported").response, nil) }
+            return true
         }
         var body = IncomingBody.empty
         if !endStream {
@@ -286,6 +317,7 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
             let (response, context) = await connection.core.respond(to: request, on: connection.info)
             return (response, context)
         }
+        return true
     }
 
     private func start(_ stream: HTTP2Stream, isHead: Bool,

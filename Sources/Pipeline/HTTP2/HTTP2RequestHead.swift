@@ -2,6 +2,10 @@
 /// request line, the rest become `HTTPFields`. The decoded size is counted the way
 /// SETTINGS_MAX_HEADER_LIST_SIZE counts it (name + value + 32 per field, RFC 9113 §6.5.2), so a
 /// small block that decodes into megabytes (an HPACK bomb) stops being stored once over the limit.
+/// The listener's `limits` hold here as they do over HTTP/1.1 (docs/security.md): `:path` longer
+/// than `maxURIBytes` is refused with 414, more than `maxHeaderCount` fields (`:authority`
+/// counting as Host would) or more than
+/// `maxHeaderBytes` (name + value + 4 per field, as the fields would be written in HTTP/1.1) with 431.
 /// nghttp2 has already checked the messaging rules (RFC 9113 §8.3): lower-case names, required
 /// and unique pseudo-fields, no connection-specific fields.
 struct HTTP2RequestHead {
@@ -12,22 +16,44 @@ struct HTTP2RequestHead {
     var fields: [HTTPField] = []
     var cookies: [String] = []
     private(set) var listBytes = 0
+    /// The same list counted as HTTP/1.1 lines (`maxHeaderBytes`).
+    private(set) var lineBytes = 0
+    /// Fields that are not pseudo-fields, and `:authority`, which stands for HTTP/1.1's Host
+    /// (`maxHeaderCount`); each cookie crumb counts.
+    private(set) var fieldCount = 0
+    /// Why the request is refused, the first limit it passed; the fields are no longer kept.
+    private(set) var refusal: HTTP1ParseError?
     let limit: Int
+    let limits: HTTPLimits
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int, limits: HTTPLimits = HTTPLimits()) {
+        self.limit = limit
+        self.limits = limits
+    }
 
     /// Whether the decoded header list passed the limit (the request is answered with 431).
     var isTooLarge: Bool { listBytes > limit }
 
-    mutating func add(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
-        listBytes += name.count + value.count + 32
-        if isTooLarge {
-            fields = []
-            cookies = []
-            return
+    /// Adds one decoded field. Returns how many of its bytes were decoded for a list that was
+    /// already refused: work the connection charges to its client's budget (HPACK bombs).
+    @discardableResult
+    mutating func add(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Int {
+        let size = name.count + value.count + 32
+        listBytes += size
+        lineBytes += name.count + value.count + 4
+        let isPseudo = name.first == UInt8(ascii: ":")
+        if !isPseudo || name.elementsEqual(":authority".utf8) { fieldCount += 1 }
+        if refusal != nil { return size }
+        if isPseudo, value.count > limits.maxURIBytes, name.elementsEqual(":path".utf8) {
+            refuse(.uriTooLong)
+        } else if isTooLarge || lineBytes > limits.maxHeaderBytes {
+            refuse(.headersTooLarge)
+        } else if fieldCount > limits.maxHeaderCount {
+            refuse(.tooManyHeaders)
         }
+        if refusal != nil { return 0 }
         let text = String(decoding: value, as: UTF8.self)
-        if name.first == UInt8(ascii: ":") {
+        if isPseudo {
             switch String(decoding: name, as: UTF8.self) {
             case ":method": method = text
             case ":scheme": scheme = text
@@ -35,14 +61,22 @@ struct HTTP2RequestHead {
             case ":path": path = text
             default: break
             }
-            return
+            return 0
         }
         // Cookie crumbs are joined again for everything downstream (RFC 9113 §8.2.3).
         if name.elementsEqual("cookie".utf8) {
             cookies.append(text)
-            return
+            return 0
         }
         fields.append(HTTPField(name: String(decoding: name, as: UTF8.self), value: text))
+        return 0
+    }
+
+    private mutating func refuse(_ reason: HTTP1ParseError) {
+        refusal = reason
+        fields = []
+        cookies = []
+        path = ""
     }
 
     /// The request value every codec produces. `scheme` is the connection's (a client on a plain

@@ -189,12 +189,15 @@ final class HTTP2Session {
             nghttp2_session_set_stream_user_data(session, stream.id, Unmanaged.passUnretained(stream).toOpaque())
             return 0
         }
-        nghttp2_session_callbacks_set_on_header_callback(callbacks) { session, frame, name, nameLength, value, valueLength, _, _ in
-            // Trailers of a request are accepted and dropped; only the request head is kept.
-            guard let frame, frame.pointee.headers.cat.rawValue == HTTP2Session.requestCategory,
-                  let stream = HTTP2Session.stream(session, frame.pointee.hd.stream_id) else { return 0 }
-            stream.head.add(name: UnsafeBufferPointer(start: name, count: nameLength), value: UnsafeBufferPointer(start: value, count: valueLength))
-            return 0
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { session, frame, name, nameLength, value, valueLength, _, user in
+            // Trailers of a request are accepted and dropped (charged to the client's budget);
+            // only the request head is kept.
+            guard let frame else { return 0 }
+            let stream = frame.pointee.headers.cat.rawValue == HTTP2Session.requestCategory ? HTTP2Session.stream(session, frame.pointee.hd.stream_id) : nil
+            if stream == nil, frame.pointee.headers.cat.rawValue == HTTP2Session.requestCategory { return 0 }
+            let accepted = HTTP2Session.connection(user).headerField(stream, name: UnsafeBufferPointer(start: name, count: nameLength),
+                                                                     value: UnsafeBufferPointer(start: value, count: valueLength))
+            return accepted ? 0 : HTTP2Session.failure
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { session, frame, user in
             guard let frame else { return 0 }
@@ -204,7 +207,7 @@ final class HTTP2Session {
             switch UInt32(hd.type) {
             case NGHTTP2_HEADERS.rawValue:
                 if frame.pointee.headers.cat.rawValue == HTTP2Session.requestCategory {
-                    HTTP2Session.connection(user).requestHeadComplete(stream, endStream: ends)
+                    if !HTTP2Session.connection(user).requestHeadComplete(stream, endStream: ends) { return HTTP2Session.failure }
                 } else if ends {
                     HTTP2Session.connection(user).requestBodyEnded(stream)
                 }

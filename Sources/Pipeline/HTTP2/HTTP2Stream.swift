@@ -18,10 +18,10 @@ final class HTTP2Stream: @unchecked Sendable {
     /// No task is running for this stream (never started, or finished).
     var taskDone = true
 
-    init(id: Int32, connection: HTTP2Connection, headerLimit: Int) {
+    init(id: Int32, connection: HTTP2Connection, headerLimit: Int, limits: HTTPLimits = HTTPLimits()) {
         self.id = id
         self.connection = connection
-        head = HTTP2RequestHead(limit: headerLimit)
+        head = HTTP2RequestHead(limit: headerLimit, limits: limits)
     }
 
     var session: HTTP2Session { connection.session }

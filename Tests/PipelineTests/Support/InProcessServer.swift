@@ -7,10 +7,10 @@ final class InProcessServer: Sendable {
     let server: Server
     let port: Int
 
-    init(http2: HTTP2Settings = HTTP2Settings(), timeouts: Timeouts = Timeouts(),
+    init(http2: HTTP2Settings = HTTP2Settings(), timeouts: Timeouts = Timeouts(), limits: HTTPLimits = HTTPLimits(),
          _ handler: @escaping @Sendable (Request, Context) async throws -> Response) throws {
         let listener = ListenerConfig(name: "test", addresses: [SocketAddress(ip: "127.0.0.1", port: 0)!], protocols: ["h2", "http/1.1"],
-                                      timeouts: timeouts, http2: http2)
+                                      limits: limits, timeouts: timeouts, http2: http2)
         let stack = CompiledStack(name: "test", matches: [], chain: Chain([ClosureMiddleware(handler)]))
         server = try Server(pipeline: LoadedPipeline(listeners: [listener], stacks: [stack], workers: 1))
         try server.start()
