@@ -6,6 +6,7 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 
 const uint32_t CSYS_EPOLLIN = EPOLLIN;
 const uint32_t CSYS_EPOLLOUT = EPOLLOUT;
@@ -94,3 +95,5 @@ int csys_open_tmpfile(const char *directory) {
     if (fd >= 0) unlink(path);
     return fd;
 }
+
+int csys_malloc_trim(void) { return malloc_trim(0); }

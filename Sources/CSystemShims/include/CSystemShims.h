@@ -45,4 +45,7 @@ extern const uint32_t CSYS_EPOLLERR;
 extern const uint32_t CSYS_EPOLLHUP;
 extern const uint32_t CSYS_EPOLLRDHUP;
 
+/// malloc_trim(0): give free heap pages back to the system (glibc).
+int csys_malloc_trim(void);
+
 #endif

@@ -45,7 +45,7 @@ final class ByteBuffer {
             writerIndex = unread
             if writableBytes >= count { return }
         }
-        var newCapacity = capacity
+        var newCapacity = max(capacity, 1024)
         while newCapacity - writerIndex < count { newCapacity *= 2 }
         let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         newStorage.copyMemory(from: storage, byteCount: writerIndex)
@@ -66,6 +66,17 @@ final class ByteBuffer {
         reserveWritable(bytes.count)
         bytes.withUnsafeBytes { (storage + writerIndex).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         writerIndex += bytes.count
+    }
+
+    /// Gives the memory back while nothing is buffered (an idle keep-alive connection holds no
+    /// buffer); the next read allocates again.
+    func release() {
+        guard capacity > 0, readableBytes == 0 else { return }
+        storage.deallocate()
+        storage = .allocate(byteCount: 0, alignment: 16)
+        capacity = 0
+        readerIndex = 0
+        writerIndex = 0
     }
 
     /// Shrinks back to `capacity` when idle and grown, so a connection that once received a large

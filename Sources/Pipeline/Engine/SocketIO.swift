@@ -190,6 +190,22 @@ final class SocketIO: Selectable, Expiring {
 
     // MARK: Plain I/O
 
+    /// Waits until the socket has bytes to read (or the peer's end), without reading them.
+    func awaitInput(deadline: UInt64) async throws {
+        while true {
+            if isClosed { throw IOError.closed }
+            var byte: UInt8 = 0
+            let n = recv(fd, &byte, 1, Int32(MSG_PEEK))
+            if n >= 0 { return }
+            switch errno {
+            case EAGAIN: try await waitReadable(deadline: deadline)
+            case EINTR: continue
+            case ECONNRESET: throw IOError.connectionReset
+            default: throw SystemError.errno("recv")
+            }
+        }
+    }
+
     /// Reads into `buffer`'s free space; 0 means the peer closed.
     func read(into buffer: ByteBuffer, deadline: UInt64) async throws -> Int {
         if buffer.writableBytes < 4096 { buffer.reserveWritable(16 * 1024) }

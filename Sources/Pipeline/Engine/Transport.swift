@@ -14,6 +14,9 @@ protocol Transport: AnyObject {
 
     /// Reads into `buffer`'s free space; 0 means the peer closed.
     func read(into buffer: ByteBuffer, deadline: UInt64) async throws -> Int
+    /// Waits until a read would find bytes (or the end), holding no buffer meanwhile: how an idle
+    /// connection waits for its next request.
+    func awaitInput(deadline: UInt64) async throws
     /// Reads what is available right now straight into `space` (a body chunk's own storage), without waiting.
     func readNow(into space: UnsafeMutableRawBufferPointer) throws -> ImmediateRead
     /// Writes all of `bytes` and then `more`.
@@ -45,6 +48,8 @@ final class PlainTransport: Transport {
     func read(into buffer: ByteBuffer, deadline: UInt64) async throws -> Int {
         try await io.read(into: buffer, deadline: deadline)
     }
+
+    func awaitInput(deadline: UInt64) async throws { try await io.awaitInput(deadline: deadline) }
 
     func readNow(into space: UnsafeMutableRawBufferPointer) throws -> ImmediateRead {
         while true {

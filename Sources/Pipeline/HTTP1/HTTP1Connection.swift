@@ -72,6 +72,11 @@ final class HTTP1Connection: DrainableConnection {
             if idle && core.isDraining { return nil }
             let n: Int
             do {
+                if idle {
+                    // An idle keep-alive connection holds no buffer while it waits (docs/security.md).
+                    buffer.release()
+                    try await transport.awaitInput(deadline: idleDeadline ?? Monotonic.after(timeouts.keepAlive))
+                }
                 n = try await transport.read(into: buffer, deadline: headDeadline ?? idleDeadline ?? Monotonic.after(timeouts.keepAlive))
             } catch IOError.timeout where !idle {
                 RefusalLog.refused(info, protocol: "HTTP/1.1", status: 408, reason: "request head not received in time")

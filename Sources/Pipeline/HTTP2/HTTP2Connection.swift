@@ -87,6 +87,11 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
                 if readerStopped || (!session.wantsRead && !session.wantsWrite) { return }
             }
             do {
+                if activeStreams == 0, buffer.readableBytes == 0 {
+                    // Idle: hold no read buffer while waiting (docs/security.md, memory).
+                    buffer.release()
+                    try await transport.awaitInput(deadline: readDeadline)
+                }
                 if try await transport.read(into: buffer, deadline: readDeadline) == 0 {
                     peerClosed = true
                     return
@@ -145,6 +150,8 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
             }
             if out.isEmpty {
                 if closing { return }
+                // Idle: the write buffer (up to 80 KiB) is not kept while nothing is in flight.
+                if activeStreams == 0, out.capacity > 0 { out = [] }
                 // Entering the continuation may hop through the loop's queue; a flush asked for
                 // meanwhile must not be lost, so the test happens inside.
                 await withUnsafeContinuation { continuation in

@@ -161,6 +161,7 @@ public final class Server: Sendable {
         Task(executorPreference: loop) {
             await Server.serve(fd: fd, peer: peer, config: config, loop: loop, core: core)
             core.openConnections.wrappingSubtract(1, ordering: .relaxed)
+            MemoryTrim.connectionClosed()
         }
     }
 

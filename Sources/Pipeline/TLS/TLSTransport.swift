@@ -74,6 +74,12 @@ final class TLSTransport: Transport {
         }
     }
 
+    func awaitInput(deadline: UInt64) async throws {
+        // Bytes OpenSSL already holds (a decrypted rest, a record read ahead) are input too.
+        if SSL_has_pending(ssl) == 1 { return }
+        try await io.awaitInput(deadline: deadline)
+    }
+
     func read(into buffer: ByteBuffer, deadline: UInt64) async throws -> Int {
         if buffer.writableBytes < 4096 { buffer.reserveWritable(16 * 1024) }
         while true {
