@@ -8,7 +8,7 @@ SWIFT ?= swift
 CONFIG ?= pipeline.json
 RUNS ?= 1000000
 
-.PHONY: run test build release terraform fuzz bench clean
+.PHONY: run test build release terraform fuzz bench soak clean
 
 ## run: build a release binary and serve ./pipeline.json (https://localhost:8443, http://localhost:8080)
 run:
@@ -44,7 +44,8 @@ release:
 	@scripts/setup.sh run
 	$(SWIFT) build -c release --product gateway
 
-## fuzz: libFuzzer on the HTTP/1.1 parser and chunked decoder, RUNS executions (default 1000000)
+## fuzz: libFuzzer on the HTTP/1.1 parser and chunked decoder, the JSON parser, and HTTP/2 frames
+## and HPACK into the request head (through nghttp2), RUNS executions each (default 1000000)
 fuzz:
 	@scripts/setup.sh fuzz
 	scripts/fuzz.sh $(RUNS)
@@ -53,7 +54,14 @@ fuzz:
 bench:
 	@scripts/setup.sh bench
 	$(SWIFT) build -c release --product gateway
-	@set -e; for script in bench/*.sh; do echo "== $$script"; bash "$$script"; done
+	@set -e; for script in bench/*.sh; do [ "$$script" = bench/soak.sh ] && continue; echo "== $$script"; bash "$$script"; done
+
+## soak: bench/soak.sh, mixed load for DURATION seconds (default 1800) with RSS, descriptors and p99
+## latency sampled into bench/out/soak/soak.csv and soak.png (not part of test or bench)
+soak:
+	@scripts/setup.sh soak
+	$(SWIFT) build -c release --product gateway
+	bash bench/soak.sh
 
 clean:
 	rm -rf .build bench/out fuzz/corpus-run

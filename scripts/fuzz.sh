@@ -1,36 +1,57 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target for the HTTP/1.1 parser and chunked decoder and runs it.
-#   scripts/fuzz.sh [RUNS]     (default 1000000 executions; FUZZ_JOBS=N runs N workers)
-# New inputs go to fuzz/corpus-run/ (not committed); fuzz/corpus/ holds the seeds.
-# A crash leaves its input in fuzz/crash-* and fails the script.
+# Builds the libFuzzer targets and runs each for RUNS executions.
+#   scripts/fuzz.sh [RUNS] [TARGET...]   (default 1000000 executions each; every target;
+#                                         FUZZ_JOBS=N runs N workers per target)
+# Targets: http1 (HTTP/1.1 parser and chunked decoder), json (the strict JSON parser behind
+# pipeline.json and JWT/JWKS), h2 (frames and HPACK through an nghttp2 server session into
+# HTTP2RequestHead with small listener limits).
+# New inputs go to fuzz/corpus-run/<target>/ (not committed); fuzz/corpus/ (http1) and
+# fuzz/corpus-<target>/ hold the seeds. A crash leaves its input in fuzz/crash-* and fails the script.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 runs="${1:-1000000}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(http1 json h2)
 out=.build/fuzz
-mkdir -p "$out" fuzz/corpus-run
+mkdir -p "$out"
 
-# The parser compiles on its own: these files and nothing of the event loop or TLS.
-sources=(
-  Sources/Pipeline/HTTP1/HTTP1Parser.swift
+http_sources=(
   Sources/Pipeline/HTTP1/HTTP1RequestHead.swift
-  Sources/Pipeline/HTTP1/ChunkedDecoder.swift
   Sources/Pipeline/HTTP1/HTTPLimits.swift
   Sources/Pipeline/HTTP/HTTPFields.swift
   Sources/Pipeline/HTTP/HTTPMethod.swift
   Sources/Pipeline/HTTP/HTTPStatus.swift
   Sources/Pipeline/HTTP/HTTPVersion.swift
   Sources/Pipeline/Util/PercentEncoding.swift
-  fuzz/HTTP1ParserFuzz.swift
 )
-binary="$out/http1-parser-fuzz"
-newest="$(ls -t "${sources[@]}" | head -1)"
-if [ ! -x "$binary" ] || [ "$newest" -nt "$binary" ]; then
-  echo "fuzz: building $binary" >&2
-  swiftc -parse-as-library -swift-version 6 -enable-upcoming-feature ExistentialAny \
-    -O -g -sanitize=fuzzer,address -module-name HTTP1Fuzz "${sources[@]}" -o "$binary"
-fi
 
-echo "fuzz: $runs executions" >&2
-"$binary" -runs="$runs" -max_len=8192 -dict=fuzz/http1.dict -artifact_prefix=fuzz/ \
-  -print_final_stats=1 ${FUZZ_JOBS:+-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS"} fuzz/corpus-run fuzz/corpus
+for target in "${targets[@]}"; do
+  extra=(); seeds=(); options=(-max_len=8192)
+  case "$target" in
+    http1)
+      # The parser compiles on its own: these files and nothing of the event loop or TLS.
+      sources=(Sources/Pipeline/HTTP1/HTTP1Parser.swift Sources/Pipeline/HTTP1/ChunkedDecoder.swift "${http_sources[@]}" fuzz/HTTP1ParserFuzz.swift)
+      seeds=(fuzz/corpus); options+=(-dict=fuzz/http1.dict) ;;
+    json)
+      sources=(Sources/Pipeline/JSON/*.swift Sources/Pipeline/Util/PercentEncoding.swift fuzz/JSONParserFuzz.swift)
+      seeds=(fuzz/corpus-json); options+=(-dict=fuzz/json.dict) ;;
+    h2)
+      sources=(Sources/Pipeline/HTTP2/HTTP2RequestHead.swift "${http_sources[@]}" fuzz/HTTP2HeadFuzz.swift)
+      extra=(-I Sources/CNghttp2 -lnghttp2)
+      seeds=(fuzz/corpus-h2) ;;
+    *) echo "fuzz: unknown target $target (http1, json, h2)" >&2; exit 2 ;;
+  esac
+  binary="$out/$target-fuzz"
+  newest="$(ls -t "${sources[@]}" | head -1)"
+  if [ ! -x "$binary" ] || [ "$newest" -nt "$binary" ]; then
+    echo "fuzz: building $binary" >&2
+    swiftc -parse-as-library -swift-version 6 -enable-upcoming-feature ExistentialAny \
+      -O -g -sanitize=fuzzer,address -module-name "Fuzz_$target" "${extra[@]}" "${sources[@]}" -o "$binary"
+  fi
+  mkdir -p "fuzz/corpus-run/$target"
+  echo "fuzz: $target, $runs executions" >&2
+  "$binary" -runs="$runs" "${options[@]}" -artifact_prefix=fuzz/ \
+    -print_final_stats=1 ${FUZZ_JOBS:+-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS"} "fuzz/corpus-run/$target" "${seeds[@]}"
+done

@@ -9,6 +9,7 @@
 #                            prints where it is
 #   scripts/setup.sh bench   the above for run, plus nginx, wrk, curl and h2load (nghttp2-client)
 #   scripts/setup.sh fuzz    the build dependencies (libFuzzer ships with the Swift toolchain)
+#   scripts/setup.sh soak    the above for bench, plus gnuplot (bench/soak.sh draws its plot)
 #
 # As root, missing Debian packages are installed with apt-get; otherwise the script says which
 # ones to install and fails.
@@ -26,8 +27,9 @@ case "$profile" in
   run|fuzz)  wanted=("${build_packages[@]}") ;;
   test)      wanted=("${build_packages[@]}" "${test_packages[@]}") ;;
   bench)     wanted=("${build_packages[@]}" "${bench_packages[@]}") ;;
+  soak)      wanted=("${build_packages[@]}" "${bench_packages[@]}" gnuplot-nox) ;;
   terraform) wanted=(python3-venv ca-certificates) ;;
-  *) echo "usage: scripts/setup.sh run|test|bench|fuzz|terraform" >&2; exit 2 ;;
+  *) echo "usage: scripts/setup.sh run|test|bench|soak|fuzz|terraform" >&2; exit 2 ;;
 esac
 
 say() { printf 'setup: %s\n' "$*" >&2; }
