@@ -173,9 +173,12 @@ public final class Server: Sendable {
         var transport: any Transport = PlainTransport(io: io)
         if let tls = config.tls {
             do {
+                // A client that connects and sends no ClientHello costs no TLS object meanwhile.
+                let handshakeDeadline = Monotonic.after(config.timeouts.requestHead)
+                try await io.awaitInput(deadline: handshakeDeadline)
                 let secure = try TLSTransport(io: io, context: tls)
                 transport = secure
-                try await secure.handshake(deadline: Monotonic.after(config.timeouts.requestHead))
+                try await secure.handshake(deadline: handshakeDeadline)
             } catch {
                 transport.close()
                 return
