@@ -6,11 +6,11 @@
 # (TLS 1.3, handshake and one request each), and one wave of TLS connections that never send a
 # ClientHello. Prints KiB per idle connection and the RSS after each wave.
 # Needs a release build (.build/release/gateway) and python3, curl.
-# Environment: CONNECTIONS (2000), ROUNDS (4), WORKERS (gateway loops, 2).
+# Environment: CONNECTIONS (2000), ROUNDS (4), WORKERS (gateway loops, 2), GATEWAY_BIN (another build to compare).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 connections="${CONNECTIONS:-2000}"; rounds="${ROUNDS:-4}"; workers="${WORKERS:-2}"
-gateway_bin="$root/.build/release/gateway"
+gateway_bin="${GATEWAY_BIN:-$root/.build/release/gateway}"
 [ -x "$gateway_bin" ] || { echo "bench: build first: swift build -c release" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)"
 
