@@ -194,6 +194,11 @@ public struct JSONParser {
             guard digits() > 0 else { throw error("invalid number") }
         }
         guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else { throw error("invalid number") }
+        // 1e400 would become infinity, which no JSON text can say (found by fuzz/JSONParserFuzz).
+        guard value.isFinite else {
+            index = start
+            throw error("number out of range")
+        }
         return .number(value)
     }
 }
