@@ -61,7 +61,9 @@ final class ServerCore: Sendable {
         switch Request.checkPath(request.path) {
         case .clean: break
         case .dotSegments: request.path = Request.removingDotSegments(request.path)
-        case .refused(let reason): return (HTTPError(.badRequest, reason).response, makeContext(connection, stack: "", timeout: .seconds(30)))
+        case .refused(let reason):
+            RefusalLog.refused(connection, protocol: connection.version == .http2 ? "HTTP/2" : "HTTP/1.1", status: 400, reason: reason)
+            return (HTTPError(.badRequest, reason).response, makeContext(connection, stack: "", timeout: .seconds(30)))
         }
         guard let stack = pipeline.stack(for: request, listener: connection.listener.name) else {
             let context = makeContext(connection, stack: "", timeout: .seconds(30))
@@ -69,6 +71,7 @@ final class ServerCore: Sendable {
         }
         let context = makeContext(connection, stack: stack.name, timeout: stack.requestTimeout)
         if let length = request.body.length, length > stack.maxBodyBytes {
+            RefusalLog.refused(connection, protocol: connection.version == .http2 ? "HTTP/2" : "HTTP/1.1", status: 413, reason: "request body too large")
             return (HTTPError(.contentTooLarge, "request body too large").response, context)
         }
         if !request.body.isEmpty { request.body = request.body.limited(to: stack.maxBodyBytes) }
