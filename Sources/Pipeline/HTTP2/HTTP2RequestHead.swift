@@ -44,7 +44,10 @@ struct HTTP2RequestHead {
         let isPseudo = name.first == UInt8(ascii: ":")
         if !isPseudo || name.elementsEqual(":authority".utf8) { fieldCount += 1 }
         if refusal != nil { return size }
-        if isPseudo, value.count > limits.maxURIBytes, name.elementsEqual(":path".utf8) {
+        // As over HTTP/1.1, the target is measured as the text it decodes to (invalid UTF-8
+        // becomes U+FFFD, three bytes), so the path kept is never longer than the limit.
+        if isPseudo, value.count > limits.maxURIBytes / 3, name.elementsEqual(":path".utf8),
+           String(decoding: value, as: UTF8.self).utf8.count > limits.maxURIBytes {
             refuse(.uriTooLong)
         } else if isTooLarge || lineBytes > limits.maxHeaderBytes {
             refuse(.headersTooLarge)
