@@ -4,7 +4,7 @@
 #                                         FUZZ_JOBS=N runs N workers per target)
 # Targets: http1 (HTTP/1.1 parser and chunked decoder), json (the strict JSON parser behind
 # pipeline.json and JWT/JWKS), h2 (frames and HPACK through an nghttp2 server session into
-# HTTP2RequestHead with small listener limits).
+# HTTP2RequestHead with small listener limits), proxy (the PROXY protocol v1/v2 header parser).
 # New inputs go to fuzz/corpus-run/<target>/ (not committed); fuzz/corpus/ (http1) and
 # fuzz/corpus-<target>/ hold the seeds. A crash leaves its input in fuzz/crash-* and fails the script.
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$root"
 runs="${1:-1000000}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(http1 json h2)
+[ ${#targets[@]} -gt 0 ] || targets=(http1 json h2 proxy)
 out=.build/fuzz
 mkdir -p "$out"
 
@@ -41,7 +41,11 @@ for target in "${targets[@]}"; do
       sources=(Sources/Pipeline/HTTP2/HTTP2RequestHead.swift "${http_sources[@]}" fuzz/HTTP2HeadFuzz.swift)
       extra=(-I Sources/CNghttp2 -lnghttp2)
       seeds=(fuzz/corpus-h2) ;;
-    *) echo "fuzz: unknown target $target (http1, json, h2)" >&2; exit 2 ;;
+    proxy)
+      sources=(Sources/Pipeline/Server/ProxyHeader.swift Sources/Pipeline/Util/CRC32C.swift Sources/Pipeline/Engine/SocketAddress.swift
+               Sources/Pipeline/Util/SystemError.swift fuzz/ProxyHeaderFuzz.swift)
+      seeds=(fuzz/corpus-proxy); options=(-max_len=512) ;;
+    *) echo "fuzz: unknown target $target (http1, json, h2, proxy)" >&2; exit 2 ;;
   esac
   binary="$out/$target-fuzz"
   newest="$(ls -t "${sources[@]}" | head -1)"

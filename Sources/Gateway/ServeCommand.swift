@@ -63,7 +63,8 @@ enum ServeCommand {
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 Task {
-                    if number == SIGHUP { await supervisor.reload() } else { await supervisor.shutdown() }
+                    // SIGINT is someone at a terminal: no balancer to wait for.
+                    if number == SIGHUP { await supervisor.reload() } else { await supervisor.shutdown(announce: number == SIGTERM) }
                 }
             }
             source.resume()
@@ -100,7 +101,13 @@ actor Supervisor {
 
     func reload() async { await afterPrevious { await self.performReload() } }
 
-    func shutdown() async { await afterPrevious { await self.performShutdown() } }
+    /// Drains and exits; with `announce`, readiness turns 503 first and the gateway serves on for
+    /// the pipeline's `drainDelay`.
+    func shutdown(announce: Bool = true) async {
+        // Readiness turns at once, not after a reload that is still running.
+        if announce { server.stopBeingReady() }
+        await afterPrevious { await self.performShutdown(announce: announce) }
+    }
 
     /// Starts `work` once every earlier call has finished, and waits for it.
     private func afterPrevious(_ work: @escaping @Sendable () async -> Void) async {
@@ -139,10 +146,14 @@ actor Supervisor {
         }
     }
 
-    private func performShutdown() async {
+    private func performShutdown(announce: Bool) async {
         guard !stopping else { return }
         stopping = true
         let pipeline = server.pipeline
+        if announce, pipeline.drainDelay > .zero {
+            Log.info("not ready; serving until the drain begins", [("drain_delay", Units.format(pipeline.drainDelay))])
+            try? await Task.sleep(for: pipeline.drainDelay)
+        }
         Log.info("draining", [("connections", String(server.openConnections)), ("timeout", Units.format(pipeline.drainTimeout))])
         await server.drain(timeout: pipeline.drainTimeout)
         await pipeline.stop()

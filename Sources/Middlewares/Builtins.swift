@@ -9,6 +9,7 @@ public enum Builtins {
         Router.type,
         Files.type,
         MetricsEndpoint.type,
+        Health.type,
         BasicAuth.type,
         BearerAuth.type,
         OIDCAuth.type,

@@ -60,6 +60,8 @@ public final class Context: Sendable {
     public let started: ContinuousClock.Instant
     /// When the whole request should be done; upstream calls use it for their timeouts.
     public let deadline: ContinuousClock.Instant
+    /// Whether the server that took the request is starting, ready or draining (`health`).
+    public let readiness: Readiness
 
     private struct State {
         var parameters = Parameters()
@@ -73,7 +75,7 @@ public final class Context: Sendable {
 
     public init(requestID: String, clientAddress: String = "127.0.0.1", listener: String = "", stack: String = "",
                 isSecure: Bool = false, peerIsTrustedProxy: Bool = false, version: HTTPVersion = .http1_1,
-                tlsVersion: String? = nil, timeout: Duration = .seconds(300)) {
+                tlsVersion: String? = nil, timeout: Duration = .seconds(300), readiness: Readiness = .standalone) {
         self.requestID = requestID
         self.clientAddress = clientAddress
         self.listener = listener
@@ -84,6 +86,7 @@ public final class Context: Sendable {
         self.tlsVersion = tlsVersion
         started = .now
         deadline = started + timeout
+        self.readiness = readiness
     }
 
     public var parameters: Parameters {

@@ -1,8 +1,9 @@
 /// Decodes pipeline.json (DESIGN.md §4) into a `LoadedPipeline`, collecting every error and warning
 /// with its JSON pointer. Nothing is half-built: any error means no pipeline.
 public enum PipelineLoader {
-    static let topLevelKeys = ["version", "listeners", "sources", "middlewares", "stacks", "run", "workers", "drainTimeout", "signedURLs"]
-    static let listenerKeys = ["name", "listen", "tls", "protocols", "trustForwardedFrom", "limits", "timeouts", "http2"]
+    static let topLevelKeys = ["version", "listeners", "sources", "middlewares", "stacks", "run", "workers", "drainTimeout", "signedURLs", "drainDelay"]
+    static let listenerKeys = ["name", "listen", "tls", "protocols", "trustForwardedFrom", "limits", "timeouts", "http2",
+                               "proxyProtocol", "trustProxyFrom"]
     static let stackKeys = ["match", "chain", "maxBodyBytes", "listeners", "timeout", "anonymous"]
     static let matchKeys = ["host", "pathPrefix", "method"]
 
@@ -46,6 +47,10 @@ public enum PipelineLoader {
         let order = runOrder(options, stacks: stacks.map(\.name), declared: object["stacks"]?.object?.keys ?? [])
         let running = order.compactMap { name in stacks.first { $0.name == name } }
 
+        // Reporting not-ready before draining only helps when something can read it: without a
+        // readiness endpoint the default is no delay.
+        let drainDelay = options.duration("drainDelay", default: context.shared[Readiness.endpointKey] != nil ? .seconds(5) : .zero)
+
         guard !diagnostics.hasErrors else {
             // What was built before (or beside) the failure may have started work: it has no owner now.
             stopAbandoned(context.stoppables)
@@ -53,7 +58,7 @@ public enum PipelineLoader {
         }
         let pipeline = LoadedPipeline(listeners: listeners, stacks: running, workers: workers, drainTimeout: drainTimeout,
                                       warnings: diagnostics.warnings, stoppables: context.stoppables,
-                                      metricsSources: context.metricsSources)
+                                      metricsSources: context.metricsSources, drainDelay: drainDelay)
         return (pipeline, diagnostics)
     }
 
@@ -102,6 +107,16 @@ public enum PipelineLoader {
             for text in entry.strings("trustForwardedFrom") {
                 if let cidr = CIDR(text) { trusted.append(cidr) } else { entry.error("trustForwardedFrom", "\"\(text)\" is not an address or CIDR range") }
             }
+            let proxyProtocol = entry.bool("proxyProtocol", default: false)
+            var proxies: [CIDR] = []
+            for text in entry.strings("trustProxyFrom") {
+                if let cidr = CIDR(text) { proxies.append(cidr) } else { entry.error("trustProxyFrom", "\"\(text)\" is not an address or CIDR range") }
+            }
+            if proxyProtocol, !entry.has("trustProxyFrom") {
+                entry.error("proxyProtocol", "needs \"trustProxyFrom\": the addresses of the load balancers that send the header")
+            } else if !proxyProtocol, entry.has("trustProxyFrom") {
+                entry.error("trustProxyFrom", "has no effect without \"proxyProtocol\": true")
+            }
             var limits = HTTPLimits()
             if let nested = entry.object("limits", allowed: ["maxHeaderBytes", "maxHeaderCount", "maxURIBytes"]) {
                 limits.maxHeaderBytes = nested.size("maxHeaderBytes", default: limits.maxHeaderBytes)
@@ -133,7 +148,8 @@ public enum PipelineLoader {
                 tls = loadTLS(tlsOptions, protocols: protocols)
             }
             result.append(ListenerConfig(name: name, addresses: addresses, tls: tls, protocols: protocols, trustForwardedFrom: trusted,
-                                         limits: limits, timeouts: timeouts, http2: http2))
+                                         limits: limits, timeouts: timeouts, http2: http2, proxyProtocol: proxyProtocol,
+                                         trustProxyFrom: proxies))
         }
         return result
     }

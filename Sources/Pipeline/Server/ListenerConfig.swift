@@ -45,10 +45,15 @@ public struct ListenerConfig: Sendable {
     public let limits: HTTPLimits
     public let timeouts: Timeouts
     public let http2: HTTP2Settings
+    /// Every connection starts with a PROXY protocol header (v1 or v2) naming the client; the
+    /// header is read before TLS, and the address it carries is the client's from then on.
+    public let proxyProtocol: Bool
+    /// Peers allowed to send that header (the load balancers); anyone else is refused.
+    public let trustProxyFrom: [CIDR]
 
     public init(name: String, addresses: [SocketAddress], tls: TLSServerContext? = nil, protocols: [String] = ["http/1.1"],
                 trustForwardedFrom: [CIDR] = [], limits: HTTPLimits = HTTPLimits(), timeouts: Timeouts = Timeouts(),
-                http2: HTTP2Settings = HTTP2Settings()) {
+                http2: HTTP2Settings = HTTP2Settings(), proxyProtocol: Bool = false, trustProxyFrom: [CIDR] = []) {
         self.name = name
         self.addresses = addresses
         self.tls = tls
@@ -57,10 +62,17 @@ public struct ListenerConfig: Sendable {
         self.limits = limits
         self.timeouts = timeouts
         self.http2 = http2
+        self.proxyProtocol = proxyProtocol
+        self.trustProxyFrom = trustProxyFrom
     }
 
     public func trusts(_ address: SocketAddress) -> Bool {
         trustForwardedFrom.contains { $0.contains(address) }
+    }
+
+    /// Whether `address` may send a PROXY protocol header on this listener.
+    public func acceptsProxyHeader(from address: SocketAddress) -> Bool {
+        trustProxyFrom.contains { $0.contains(address) }
     }
 }
 

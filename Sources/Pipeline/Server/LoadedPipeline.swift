@@ -61,6 +61,8 @@ public final class LoadedPipeline: Sendable {
     public let stacks: [CompiledStack]
     public let workers: Int
     public let drainTimeout: Duration
+    /// How long `/readyz` reports 503 on SIGTERM while the server goes on serving, before the drain.
+    public let drainDelay: Duration
     public let warnings: [ConfigIssue]
     /// The values with background work this load built: stopped when another pipeline replaced
     /// this one and its requests drained (or when it never started serving).
@@ -69,12 +71,14 @@ public final class LoadedPipeline: Sendable {
     public let metricsSources: [any MetricsSource]
 
     public init(listeners: [ListenerConfig], stacks: [CompiledStack], workers: Int = 0, drainTimeout: Duration = .seconds(30),
-                warnings: [ConfigIssue] = [], stoppables: [any Stoppable] = [], metricsSources: [any MetricsSource] = []) {
+                warnings: [ConfigIssue] = [], stoppables: [any Stoppable] = [], metricsSources: [any MetricsSource] = [],
+                drainDelay: Duration = .zero) {
         self.metricsSources = metricsSources
         self.listeners = listeners
         self.stacks = stacks
         self.workers = workers
         self.drainTimeout = drainTimeout
+        self.drainDelay = drainDelay
         self.warnings = warnings
         self.stoppables = stoppables
     }

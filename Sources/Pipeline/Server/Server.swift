@@ -47,6 +47,16 @@ public final class Server: Sendable {
         core.pipeline.activateMetrics()
         for loop in loops { loop.start() }
         logListening(Array(opened.values))
+        core.readiness.advance(to: .ready)
+    }
+
+    /// Starting, ready, or draining: what `/readyz` reports.
+    public var readiness: Readiness { core.readiness }
+
+    /// Reports not ready (`/readyz` 503) from now on while serving on as before; `drain` follows
+    /// after the pipeline's `drainDelay`, once load balancers have noticed.
+    public func stopBeingReady() {
+        core.readiness.advance(to: .draining)
     }
 
     /// One `listening` line per newly bound socket, at start and for those a reload adds.
@@ -119,6 +129,7 @@ public final class Server: Sendable {
     /// Stops accepting, closes idle connections, lets requests in flight finish, and returns when
     /// every connection is closed or `timeout` has passed.
     public func drain(timeout: Duration) async {
+        core.readiness.advance(to: .draining)
         core.draining.store(true, ordering: .relaxed)
         let all = sockets.withLock { $0 }
         for loop in loops {
@@ -170,6 +181,14 @@ public final class Server: Sendable {
             close(fd)
             return
         }
+        var peer = peer
+        if config.proxyProtocol {
+            guard let client = await proxiedClient(io, peer: peer, config: config) else {
+                io.close()
+                return
+            }
+            peer = client
+        }
         var transport: any Transport = PlainTransport(io: io)
         if let tls = config.tls {
             do {
@@ -218,6 +237,25 @@ public final class Server: Sendable {
             loop.connections[id] = connection
             await connection.run()
             loop.connections[id] = nil
+        }
+    }
+}
+
+extension Server {
+    /// The client a PROXY protocol header names, or nil (logged) when the connection must close:
+    /// the peer is not a trusted balancer, or its header is malformed, truncated or late.
+    static func proxiedClient(_ io: SocketIO, peer: SocketAddress, config: ListenerConfig) async -> SocketAddress? {
+        guard config.acceptsProxyHeader(from: peer) else {
+            Log.warning("PROXY protocol: connection from an address not in trustProxyFrom refused",
+                        [("listener", config.name), ("peer", peer.ip)])
+            return nil
+        }
+        do {
+            let header = try await ProxyHeaderReader.read(io, deadline: Monotonic.after(ProxyHeaderReader.timeout))
+            return header.source ?? peer
+        } catch {
+            Log.warning("PROXY protocol: connection closed", [("listener", config.name), ("peer", peer.ip), ("reason", "\(error)")])
+            return nil
         }
     }
 }

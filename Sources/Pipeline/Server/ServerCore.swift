@@ -9,6 +9,7 @@ final class ServerCore: Sendable {
     private let current: Mutex<LoadedPipeline>
     let draining = Atomic<Bool>(false)
     let openConnections = Atomic<Int>(0)
+    let readiness = Readiness()
     private let requestCounter = Atomic<UInt64>(0)
     private let idPrefix: String
 
@@ -81,6 +82,6 @@ final class ServerCore: Sendable {
     private func makeContext(_ connection: ConnectionInfo, stack: String, timeout: Duration) -> Context {
         Context(requestID: nextRequestID(), clientAddress: connection.peerIP, listener: connection.listener.name, stack: stack,
                 isSecure: connection.isSecure, peerIsTrustedProxy: connection.peerIsTrustedProxy,
-                version: connection.version, tlsVersion: connection.tlsVersion, timeout: timeout)
+                version: connection.version, tlsVersion: connection.tlsVersion, timeout: timeout, readiness: readiness)
     }
 }

@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+
+/// A site behind a balancer: `health` on /healthz and /readyz, files with an access log.
+func balancedSite(listenerExtra: String = "", extraListeners: String = "", extra: String = "") -> (TemporaryDirectory, String) {
+    let dir = TemporaryDirectory()
+    dir.write("www/hello.txt", "hello\n")
+    dir.write("www/v1.txt", "v1\n")
+    let config = """
+        {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:0"\(listenerExtra)}\(extraListeners)],
+         "stacks": {"health": {"match": {"pathPrefix": ["/healthz", "/readyz"]}, "chain": [{"type": "health"}]},
+                    "site": {"chain": [{"type": "log"}, {"type": "files", "root": "www"}]}}\(extra)}
+        """
+    return (dir, config)
+}
+
+/// The PROXY v2 signature (proxy-protocol.txt §2.1).
+let proxyV2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
+
+/// Status and body of one curl request, as "STATUS BODY".
+private func fetch(_ url: String, _ extra: [String] = []) -> String {
+    let result = Tool.curl(extra + ["--max-time", "10", "-w", "%{http_code}", "-o", "/dev/stderr", url])
+    return "\(result.output) \(result.stderr)"
+}
+
+/// Health, readiness and PROXY protocol with the real binary; behind a real haproxy 2.6.
+@Suite("running behind a load balancer (real binary, haproxy)")
+struct LoadBalancerTests {
+    @Test("/readyz is 200 while serving and across a refused reload; on SIGTERM 503 at once while files still serve for drainDelay, then the drain")
+    func readinessAndDrainDelay() throws {
+        let (dir, config) = balancedSite(extra: #", "drainDelay": "5s""#)
+        let gateway = try GatewayProcess(config: config, directory: dir)
+        #expect(fetch(gateway.url("web", "/readyz")) == "200 {\"status\":\"ready\"}\n")
+        #expect(fetch(gateway.url("web", "/healthz")) == "200 {\"status\":\"alive\"}\n")
+
+        dir.write("pipeline.json", "{ broken")
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reload refused"))
+        #expect(fetch(gateway.url("web", "/readyz")) == "200 {\"status\":\"ready\"}\n")
+
+        gateway.signal(SIGTERM)
+        #expect(gateway.waitForLog("\"msg\":\"not ready; serving until the drain begins\",\"drain_delay\":\"5s\""))
+        // New connections are still taken: a balancer that has not noticed yet loses nothing.
+        #expect(fetch(gateway.url("web", "/readyz")) == "503 {\"status\":\"draining\"}\n")
+        #expect(fetch(gateway.url("web", "/healthz")) == "200 {\"status\":\"alive\"}\n")
+        #expect(fetch(gateway.url("web", "/hello.txt")) == "200 hello\n")
+        #expect(!gateway.stderr.contains("\"msg\":\"draining\""))
+        #expect(gateway.waitForLog("\"msg\":\"draining\""))
+        #expect(gateway.waitForExit(timeout: 30) == 0)
+    }
+
+    @Test("SIGINT skips the drain delay; without a health stack there is no delay")
+    func noDelay() throws {
+        let (dir, config) = balancedSite(extra: #", "drainDelay": "1h""#)
+        let gateway = try GatewayProcess(config: config, directory: dir)
+        gateway.signal(SIGINT)
+        #expect(gateway.waitForExit(timeout: 20) == 0)
+        #expect(!gateway.stderr.contains("not ready; serving until the drain begins"))
+    }
+
+    @Test("PROXY v1 and v2 from a trusted peer: the access log shows the carried client; the bytes after the header are the request")
+    func proxyHeaders() throws {
+        let (dir, config) = balancedSite(listenerExtra: #", "proxyProtocol": true, "trustProxyFrom": ["127.0.0.0/8"]"#)
+        let gateway = try GatewayProcess(config: config, directory: dir)
+        let request = "GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+
+        let v1 = try RawConnection(port: gateway.port("web"))
+        v1.send("PROXY TCP4 203.0.113.9 127.0.0.1 5555 80\r\n" + request)
+        #expect(String(decoding: v1.readAll(), as: UTF8.self).hasPrefix("HTTP/1.1 200 OK\r\n"))
+
+        // v2, arriving in pieces: the signature split, then the addresses with the request.
+        let header = proxyV2Signature + [0x21, 0x11, 0x00, 0x0C, 198, 51, 100, 7, 127, 0, 0, 1, 0x30, 0x39, 0x00, 0x50]
+        let v2 = try RawConnection(port: gateway.port("web"))
+        v2.send(Data(header[..<7]))
+        usleep(100_000)
+        v2.send(Data(header[7...]) + Data(request.utf8))
+        #expect(String(decoding: v2.readAll(), as: UTF8.self).hasPrefix("HTTP/1.1 200 OK\r\n"))
+
+        // LOCAL (a balancer's own health check): the socket's address.
+        let local = try RawConnection(port: gateway.port("web"))
+        local.send(Data(proxyV2Signature + [0x20, 0x00, 0x00, 0x00]) + Data("GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".utf8))
+        #expect(String(decoding: local.readAll(), as: UTF8.self).hasSuffix("{\"status\":\"ready\"}\n"))
+
+        let clients = gateway.accessLog.compactMap { $0["client"] as? String }
+        #expect(clients.contains("203.0.113.9"))
+        #expect(clients.contains("198.51.100.7"))
+        #expect(!clients.contains("127.0.0.1"))
+    }
+
+    @Test("PROXY protocol: no header, a malformed or truncated one closes the connection with a log line; an untrusted peer is refused")
+    func proxyRefused() throws {
+        let (dir, config) = balancedSite(listenerExtra: #", "proxyProtocol": true, "trustProxyFrom": ["127.0.0.1"]"#,
+                                         extraListeners: #", {"name": "lan", "listen": "127.0.0.1:0", "proxyProtocol": true, "trustProxyFrom": ["10.0.0.0/8"]}"#)
+        let gateway = try GatewayProcess(config: config, directory: dir)
+        let request = "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+
+        let plain = try RawConnection(port: gateway.port("web"))
+        plain.send(request)
+        #expect(plain.readAll(timeout: 10).isEmpty)
+        #expect(gateway.waitForLog("\"reason\":\"no PROXY protocol header\""))
+
+        let malformed = try RawConnection(port: gateway.port("web"))
+        malformed.send("PROXY TCP4 203.0.113.9 127.0.0.1 5555\r\n" + request)
+        #expect(malformed.readAll(timeout: 10).isEmpty)
+        #expect(gateway.waitForLog("\"reason\":\"malformed PROXY protocol header: expected 4 fields after TCP4, got 3\""))
+
+        let truncated = try RawConnection(port: gateway.port("web"))
+        truncated.send("PROXY TCP4 203.0.113.9 127.0.0.1")
+        usleep(100_000)
+        shutdown(truncated.fd, Int32(SHUT_WR))
+        #expect(truncated.isClosedByPeer(within: 10))
+        #expect(gateway.waitForLog("\"reason\":\"truncated PROXY protocol header\""))
+
+        let untrusted = try RawConnection(port: gateway.port("lan"))
+        untrusted.send("PROXY TCP4 203.0.113.9 127.0.0.1 5555 80\r\n" + request)
+        #expect(untrusted.readAll(timeout: 10).isEmpty)
+        #expect(gateway.waitForLog("\"msg\":\"PROXY protocol: connection from an address not in trustProxyFrom refused\",\"listener\":\"lan\",\"peer\":\"127.0.0.1\""))
+        #expect(gateway.accessLog.isEmpty)
+    }
+
+    @Test("haproxy send-proxy and send-proxy-v2: checks on /readyz, the client's address in the log; SIGTERM takes a replica out with no failed request")
+    func haproxy() throws {
+        let listener = #", "proxyProtocol": true, "trustProxyFrom": ["127.0.0.1"]"#
+        let (dirA, configA) = balancedSite(listenerExtra: listener, extra: #", "drainDelay": "3s""#)
+        let (dirB, configB) = balancedSite(listenerExtra: listener, extra: #", "drainDelay": "3s""#)
+        let a = try GatewayProcess(config: configA, directory: dirA)
+        let b = try GatewayProcess(config: configB, directory: dirB)
+        let haproxy = try HAProxyProcess(config: """
+            defaults
+                mode http
+                log global
+                option httplog
+                option log-health-checks
+                timeout connect 1s
+                timeout client 10s
+                timeout server 10s
+                timeout check 2s
+                retries 3
+                option redispatch 1
+                retry-on conn-failure empty-response response-timeout
+            frontend v2
+                bind 127.0.0.1:{port0}
+                default_backend be_v2
+            frontend v1
+                bind 127.0.0.1:{port1}
+                default_backend be_v1
+            backend be_v2
+                balance roundrobin
+                option httpchk
+                http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host lb
+                http-check expect status 200
+                default-server inter 300ms fall 2 rise 2
+                server a 127.0.0.1:\(a.port("web")) send-proxy-v2 check
+                server b 127.0.0.1:\(b.port("web")) send-proxy-v2 check
+            backend be_v1
+                option httpchk
+                http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host lb
+                server a 127.0.0.1:\(a.port("web")) send-proxy check inter 300ms
+            """, portCount: 2)
+        #expect(haproxy.waitForState("be_v2/a", "UP"))
+        #expect(haproxy.waitForState("be_v2/b", "UP"))
+
+        // The client connects from 127.0.0.2; the gateways' sockets see haproxy at 127.0.0.1.
+        #expect(fetch(haproxy.url("/v1.txt", frontend: 1), ["--interface", "127.0.0.2"]) == "200 v1\n")
+        for _ in 0..<2 { #expect(fetch(haproxy.url("/hello.txt"), ["--interface", "127.0.0.2"]) == "200 hello\n") }
+        let entries = a.accessLog + b.accessLog
+        #expect(entries.contains { $0["path"] as? String == "/v1.txt" && $0["client"] as? String == "127.0.0.2" })
+        #expect(entries.count { $0["path"] as? String == "/hello.txt" && $0["client"] as? String == "127.0.0.2" } == 2)
+
+        // A rolling stop of one replica under load: haproxy sees /readyz turn 503 and moves every
+        // request to the other before the listener closes.
+        let wrk = try Subprocess(Tool.require("wrk") ?? "/usr/bin/wrk", ["-t1", "-c4", "-d6s", haproxy.url("/hello.txt")])
+        usleep(1_000_000)
+        a.signal(SIGTERM)
+        #expect(haproxy.waitForState("be_v2/a", "DOWN"))
+        #expect(!a.stderr.contains("\"msg\":\"draining\""), "the replica drained before haproxy took it out")
+        #expect(a.waitForExit(timeout: 30) == 0)
+        #expect(wrk.waitUntilExit(timeout: 60))
+        let report = String(decoding: wrk.output.out, as: UTF8.self)
+        #expect(report.contains("requests in"), "\(report)")
+        #expect(!report.contains("Non-2xx"), "\(report)")
+        #expect(!report.contains("Socket errors"), "\(report)")
+        #expect(haproxy.log.contains("Server be_v2/a is DOWN"))
+        let statuses = haproxy.log.split(separator: "\n").filter { $0.contains("GET /hello.txt") }.compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard let timers = fields.firstIndex(where: { $0.filter { $0 == "/" }.count == 4 }), timers + 1 < fields.count else { return nil }
+            return String(fields[timers + 1])
+        }
+        #expect(statuses.count > 10)
+        #expect(statuses.allSatisfy { $0 == "200" }, "\(Set(statuses))")
+    }
+}
