@@ -40,7 +40,8 @@ enum ServeCommand {
         }
         let server: Server
         do {
-            server = try Server(pipeline: pipeline)
+            // Sockets systemd (a socket unit, systemd-socket-activate) bound for us are used as given.
+            server = try Server(pipeline: pipeline, inherited: SocketActivation.takeInherited())
             try server.start()
         } catch {
             CLI.fail("cannot start: \(error)")
@@ -73,6 +74,7 @@ enum ServeCommand {
         var started = [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))]
         if let pidFile { started.append(("pid_file", pidFile.path)) }
         Log.info("started", started)
+        ServiceNotifier.notify("READY=1\nSTATUS=serving \(pipeline.stacks.count) stack(s)\nMAINPID=\(getpid())")
         dispatchMain()
     }
 
@@ -106,6 +108,7 @@ actor Supervisor {
     func shutdown(announce: Bool = true) async {
         // Readiness turns at once, not after a reload that is still running.
         if announce { server.stopBeingReady() }
+        ServiceNotifier.notify("STOPPING=1")
         await afterPrevious { await self.performShutdown(announce: announce) }
     }
 
@@ -122,17 +125,21 @@ actor Supervisor {
 
     private func performReload() async {
         guard !stopping else { return }
+        ServiceNotifier.notify("RELOADING=1\nMONOTONIC_USEC=\(ServiceNotifier.monotonicMicroseconds)")
         let (loaded, issues) = CLI.load(path)
         for issue in issues {
             Log.write(issue.severity == .error ? .error : .warning, "reload config", [("at", issue.pointer.description), ("problem", issue.message)])
         }
         guard let pipeline = loaded else {
-            Log.error("reload refused; the previous pipeline keeps serving", [("errors", String(issues.count { $0.severity == .error }))])
+            let errors = issues.count { $0.severity == .error }
+            Log.error("reload refused; the previous pipeline keeps serving", [("errors", String(errors))])
+            ServiceNotifier.notify("READY=1\nSTATUS=reload refused (\(errors) error(s) in \(path)); the previous pipeline serves")
             return
         }
         do {
             let old = try await server.reload(pipeline)
             Log.info("reloaded", [("stacks", pipeline.stacks.map(\.name).joined(separator: ","))])
+            ServiceNotifier.notify("READY=1\nSTATUS=serving \(pipeline.stacks.count) stack(s)")
             // Requests that started on the old pipeline may still use its middlewares for a while.
             Task {
                 try? await Task.sleep(for: old.drainTimeout)
@@ -143,6 +150,7 @@ actor Supervisor {
             // Never served: its background work (sources, caches) stops now.
             await pipeline.stop()
             Log.error("reload refused; the previous pipeline keeps serving", [("reason", "\(error)")])
+            ServiceNotifier.notify("READY=1\nSTATUS=reload refused (\(error)); the previous pipeline serves")
         }
     }
 

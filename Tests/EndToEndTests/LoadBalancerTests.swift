@@ -190,3 +190,43 @@ struct LoadBalancerTests {
         #expect(statuses.allSatisfy { $0 == "200" }, "\(Set(statuses))")
     }
 }
+
+/// systemd's socket activation and notify protocol, with systemd's own tool.
+@Suite("under systemd: socket activation and notify (real binary, systemd-socket-activate)")
+struct SystemdTests {
+    @Test("systemd-socket-activate's socket is served as passed; NOTIFY_SOCKET gets READY=1, RELOADING=1 then READY=1 on SIGHUP, STOPPING=1 on SIGTERM")
+    func socketActivationAndNotify() throws {
+        let notify = try NotifyListener()
+        let port = freePort()
+        let (dir, config) = balancedSite(extra: #", "drainDelay": 0"#)
+        let path = dir.write("pipeline.json", config.replacing("127.0.0.1:0", with: "127.0.0.1:\(port)"))
+        guard let tool = Tool.require("systemd-socket-activate") else { return }
+        // The tool binds the port, waits for the first connection, then execs the gateway in its
+        // place with the socket as descriptor 3; the gateway could not bind the port itself.
+        let gateway = try Subprocess(tool, ["-l", "127.0.0.1:\(port)", "-E", "NOTIFY_SOCKET=\(notify.socketName)",
+                                            Paths.gateway, "serve", "--config", path], directory: dir.path)
+        defer {
+            if gateway.isRunning {
+                gateway.signal(SIGKILL)
+                gateway.waitUntilExit()
+            }
+        }
+        #expect(fetch("http://127.0.0.1:\(port)/hello.txt") == "200 hello\n")
+        let ready = notify.receive()
+        #expect(ready?.hasPrefix("READY=1\n") == true, "\(ready ?? "nothing")")
+        #expect(ready?.contains("MAINPID=\(gateway.pid)") == true)
+        let log = String(decoding: gateway.output.err, as: UTF8.self)
+        #expect(log.contains("\"msg\":\"listening\",\"listener\":\"web\",\"address\":\"127.0.0.1:\(port)\""), "\(log)")
+
+        gateway.signal(SIGHUP)
+        let reloading = notify.receive()
+        #expect(reloading?.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") == true, "\(reloading ?? "nothing")")
+        #expect(notify.receive()?.hasPrefix("READY=1\nSTATUS=serving") == true)
+        #expect(fetch("http://127.0.0.1:\(port)/readyz") == "200 {\"status\":\"ready\"}\n")
+
+        gateway.signal(SIGTERM)
+        #expect(notify.receive() == "STOPPING=1")
+        #expect(gateway.waitUntilExit(timeout: 30))
+        #expect(gateway.terminationStatus == 0)
+    }
+}

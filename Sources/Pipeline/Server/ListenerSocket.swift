@@ -39,6 +39,13 @@ final class ListenerSocket: Sendable {
         self.config = Mutex(config)
     }
 
+    /// A socket a service manager bound and passed in (socket activation): used as it is.
+    init(adopting inherited: InheritedSocket, config: ListenerConfig) {
+        fd = inherited.fd
+        address = inherited.address
+        self.config = Mutex(config)
+    }
+
     var current: ListenerConfig {
         get { config.withLock { $0 } }
     }

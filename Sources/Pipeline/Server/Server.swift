@@ -16,8 +16,13 @@ public final class Server: Sendable {
     let core: ServerCore
     private let sockets = Mutex<[SocketKey: ListenerSocket]>([:])
     private let nextLoop = Atomic<Int>(0)
+    /// Sockets a service manager passed in and no listener has taken yet, by bound address.
+    private let inherited: Mutex<[SocketAddress: InheritedSocket]>
 
-    public init(pipeline: LoadedPipeline) throws {
+    /// `inherited`: listening sockets passed in (`SocketActivation.takeInherited()`); a listener
+    /// whose address one is bound to uses it instead of binding its own.
+    public init(pipeline: LoadedPipeline, inherited: [InheritedSocket] = []) throws {
+        self.inherited = Mutex(Dictionary(inherited.map { ($0.address, $0) }, uniquingKeysWith: { first, _ in first }))
         let count = pipeline.workers > 0 ? pipeline.workers : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         loops = try (0..<count).map { try EventLoop(index: $0) }
         core = ServerCore(pipeline: pipeline)
@@ -47,6 +52,9 @@ public final class Server: Sendable {
         core.pipeline.activateMetrics()
         for loop in loops { loop.start() }
         logListening(Array(opened.values))
+        for passed in inherited.withLock({ Array($0.values) }) {
+            Log.warning("a passed socket matches no listener's address; kept for a reload", [("address", "\(passed.address)")])
+        }
         core.readiness.advance(to: .ready)
     }
 
@@ -87,6 +95,8 @@ public final class Server: Sendable {
                     if let socket = existing[key] ?? existing.values.first(where: { $0.boundAddress == address }) {
                         socket.update(listener)
                         result[key] = socket
+                    } else if let passed = inherited.withLock({ $0.removeValue(forKey: address) }) {
+                        result[key] = ListenerSocket(adopting: passed, config: listener)
                     } else {
                         result[key] = try ListenerSocket(address: address, config: listener)
                     }
