@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <malloc.h>
 
+#include <signal.h>
+#include <spawn.h>
+
 const uint32_t CSYS_EPOLLIN = EPOLLIN;
 const uint32_t CSYS_EPOLLOUT = EPOLLOUT;
 const uint32_t CSYS_EPOLLERR = EPOLLERR;
@@ -97,3 +100,39 @@ int csys_open_tmpfile(const char *directory) {
 }
 
 int csys_malloc_trim(void) { return malloc_trim(0); }
+
+int csys_spawn_with_fds(pid_t *pid, const char *path, char *const argv[], char *const envp[], const int *fds, int count) {
+    // Copies above the target range first, so no dup2 overwrites a descriptor a later one reads.
+    int copies[64];
+    if (count < 0 || count > 64) return EINVAL;
+    for (int i = 0; i < count; i++) {
+        copies[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + count);
+        if (copies[i] < 0) {
+            int saved = errno;
+            for (int j = 0; j < i; j++) close(copies[j]);
+            return saved;
+        }
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int result = posix_spawn_file_actions_init(&actions);
+    if (result == 0) {
+        result = posix_spawnattr_init(&attributes);
+        if (result == 0) {
+            sigset_t none, all;
+            sigemptyset(&none);
+            sigfillset(&all);
+            // dup2 clears FD_CLOEXEC on the target: these are the ones the successor keeps.
+            for (int i = 0; i < count && result == 0; i++) result = posix_spawn_file_actions_adddup2(&actions, copies[i], 3 + i);
+            if (result == 0) result = posix_spawn_file_actions_addclosefrom_np(&actions, 3 + count);
+            if (result == 0) result = posix_spawnattr_setsigmask(&attributes, &none);
+            if (result == 0) result = posix_spawnattr_setsigdefault(&attributes, &all);
+            if (result == 0) result = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+            if (result == 0) result = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+            posix_spawnattr_destroy(&attributes);
+        }
+        posix_spawn_file_actions_destroy(&actions);
+    }
+    for (int i = 0; i < count; i++) close(copies[i]);
+    return result;
+}

@@ -26,7 +26,7 @@ enum ServeCommand {
         // would take the default action (exit) instead.
         var handled = sigset_t()
         sigemptyset(&handled)
-        for number in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&handled, number) }
+        for number in [SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2] { sigaddset(&handled, number) }
         pthread_sigmask(SIG_BLOCK, &handled, nil)
         let parsed = CLI.parse(arguments, spec)
         let path = CLI.absolute(parsed.values["config"]?.last ?? "pipeline.json")
@@ -58,14 +58,21 @@ enum ServeCommand {
         }
         // Signals are handled before "started" is said: whoever waits for that line may signal at once.
         let supervisor = Supervisor(server: server, path: path, pidFile: pidFile)
-        for signal in [SIGHUP, SIGTERM, SIGINT] { Glibc.signal(signal, SIG_IGN) }
+        for signal in [SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2] { Glibc.signal(signal, SIG_IGN) }
         let queue = DispatchQueue(label: "signals")
-        signalSources = [SIGHUP, SIGTERM, SIGINT].map { number in
+        let serveArguments = Array(CommandLine.arguments.dropFirst())
+        signalSources = [SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
                 Task {
+                    switch number {
+                    case SIGHUP: await supervisor.reload()
+                    // A new process on the same sockets (SIGUSR2), which says when it serves (SIGUSR1).
+                    case SIGUSR2: await supervisor.startSuccessor(arguments: serveArguments)
+                    case SIGUSR1: await supervisor.successorServes()
                     // SIGINT is someone at a terminal: no balancer to wait for.
-                    if number == SIGHUP { await supervisor.reload() } else { await supervisor.shutdown(announce: number == SIGTERM) }
+                    default: await supervisor.shutdown(announce: number == SIGTERM)
+                    }
                 }
             }
             source.resume()
@@ -73,8 +80,10 @@ enum ServeCommand {
         }
         var started = [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))]
         if let pidFile { started.append(("pid_file", pidFile.path)) }
+        if let predecessor = ProcessHandover.predecessor { started.append(("took_over_from", String(predecessor))) }
         Log.info("started", started)
         ServiceNotifier.notify("READY=1\nSTATUS=serving \(pipeline.stacks.count) stack(s)\nMAINPID=\(getpid())")
+        ProcessHandover.notifyPredecessor()
         dispatchMain()
     }
 
@@ -94,6 +103,8 @@ actor Supervisor {
     let pidFile: PidFile?
     var stopping = false
     private var last: Task<Void, Never>?
+    /// The process started to take over the listening sockets, until it serves or exits.
+    private var successor: Int32?
 
     init(server: Server, path: String, pidFile: PidFile?) {
         self.server = server
@@ -108,8 +119,59 @@ actor Supervisor {
     func shutdown(announce: Bool = true) async {
         // Readiness turns at once, not after a reload that is still running.
         if announce { server.stopBeingReady() }
-        ServiceNotifier.notify("STOPPING=1")
+        if !stopping { ServiceNotifier.notify("STOPPING=1") }
         await afterPrevious { await self.performShutdown(announce: announce) }
+    }
+
+    /// Starts a new gateway process (the executable as it is on disk now, the same arguments) with
+    /// this one's listening sockets; it loads the pipeline and signals SIGUSR1 once it serves.
+    func startSuccessor(arguments: [String]) {
+        guard !stopping else { return }
+        if let successor {
+            Log.warning("handover already under way", [("successor", String(successor))])
+            return
+        }
+        let pid: Int32
+        do {
+            pid = try ProcessHandover.startSuccessor(of: server, arguments: arguments)
+        } catch {
+            Log.error("handover failed; this process keeps serving", [("reason", "\(error)")])
+            return
+        }
+        successor = pid
+        Log.info("handover: started a new process on the listening sockets", [("successor", String(pid))])
+        // Reaped here if it fails before it serves (a broken pipeline.json, a binary that does not start).
+        Task {
+            while self.successor == pid {
+                let (exited, status) = ProcessHandover.hasExited(pid)
+                if exited {
+                    self.successorFailed(pid, status: status)
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    private func successorFailed(_ pid: Int32, status: Int32) {
+        guard successor == pid else { return }
+        successor = nil
+        Log.error("handover failed: the new process exited before serving; this one keeps serving",
+                  [("successor", String(pid)), ("status", String(status))])
+    }
+
+    /// The successor serves on the shared sockets: hand it the service and drain.
+    func successorServes() async {
+        guard let pid = successor, !stopping else {
+            Log.warning("SIGUSR1 without a handover under way; ignored")
+            return
+        }
+        successor = nil
+        Log.info("handover: the new process serves; draining", [("successor", String(pid))])
+        // Under systemd the main process changes to the successor (only the main process is heard).
+        ServiceNotifier.notify("MAINPID=\(pid)\nREADY=1\nSTATUS=handed over to \(pid)")
+        // The successor accepts from the same sockets: no delay, nothing for a balancer to notice.
+        await afterPrevious { await self.performShutdown(announce: false) }
     }
 
     /// Starts `work` once every earlier call has finished, and waits for it.

@@ -211,6 +211,8 @@ struct SystemdTests {
                 gateway.waitUntilExit()
             }
         }
+        // The first connection makes the tool start the gateway.
+        #expect(waitForPort(port))
         #expect(fetch("http://127.0.0.1:\(port)/hello.txt") == "200 hello\n")
         let ready = notify.receive()
         #expect(ready?.hasPrefix("READY=1\n") == true, "\(ready ?? "nothing")")
@@ -228,5 +230,62 @@ struct SystemdTests {
         #expect(notify.receive() == "STOPPING=1")
         #expect(gateway.waitUntilExit(timeout: 30))
         #expect(gateway.terminationStatus == 0)
+    }
+}
+
+/// Replacing the gateway by a new process on the same sockets, with no balancer in front.
+@Suite("process handover: SIGUSR2 (real binary)")
+struct HandoverTests {
+    /// The pid in the gateway's pid file.
+    private func pidFileValue(_ gateway: GatewayProcess) -> Int32? {
+        let path = (gateway.configPath as NSString).deletingPathExtension + ".pid"
+        return (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Stops a process that is not our child (the successor's parent was the old gateway).
+    private func stop(_ pid: Int32) -> Bool {
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if kill(pid, 0) != 0 { return true }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        return false
+    }
+
+    @Test("SIGUSR2 during a load: a new process takes the listening socket, the old one drains and exits, no request fails")
+    func handoverUnderLoad() throws {
+        let (dir, config) = balancedSite()
+        let gateway = try GatewayProcess(config: config, directory: dir)
+        let old = gateway.process.pid
+        let wrk = try Subprocess(Tool.require("wrk") ?? "/usr/bin/wrk", ["-t1", "-c8", "-d5s", gateway.url("web", "/hello.txt")])
+        usleep(1_000_000)
+        gateway.signal(SIGUSR2)
+        #expect(gateway.waitForLog("\"msg\":\"handover: the new process serves; draining\""))
+        #expect(gateway.waitForExit(timeout: 30) == 0)
+        let successor = try #require(pidFileValue(gateway))
+        #expect(successor != old)
+        #expect(gateway.stderr.contains("\"took_over_from\":\"\(old)\""))
+        #expect(wrk.waitUntilExit(timeout: 60))
+        let report = String(decoding: wrk.output.out, as: UTF8.self)
+        #expect(report.contains("requests in"), "\(report)")
+        #expect(!report.contains("Non-2xx"), "\(report)")
+        #expect(!report.contains("Socket errors"), "\(report)")
+        // The same port, now served by the successor alone.
+        #expect(fetch(gateway.url("web", "/readyz")) == "200 {\"status\":\"ready\"}\n")
+        #expect(stop(successor))
+    }
+
+    @Test("a successor that cannot start (broken pipeline.json) is reaped; the old process keeps serving")
+    func failedHandover() throws {
+        let (dir, config) = balancedSite()
+        let gateway = try GatewayProcess(config: config, directory: dir)
+        dir.write("pipeline.json", "{ broken")
+        gateway.signal(SIGUSR2)
+        #expect(gateway.waitForLog("\"msg\":\"handover failed: the new process exited before serving; this one keeps serving\""))
+        #expect(gateway.stderr.contains("\"status\":\"1\""))
+        #expect(fetch(gateway.url("web", "/hello.txt")) == "200 hello\n")
+        #expect(pidFileValue(gateway) == gateway.process.pid)
     }
 }

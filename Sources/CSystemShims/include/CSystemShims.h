@@ -48,4 +48,10 @@ extern const uint32_t CSYS_EPOLLRDHUP;
 /// malloc_trim(0): give free heap pages back to the system (glibc).
 int csys_malloc_trim(void);
 
+/// Starts `path` with `argv` and `envp`, the descriptors `fds` (count of them) as 3, 4, ... in the
+/// child, stdin/stdout/stderr inherited, every other descriptor closed, signals unblocked and at
+/// their defaults (a process handover: the successor inherits the listening sockets). Returns 0 or
+/// an errno value.
+int csys_spawn_with_fds(pid_t *pid, const char *path, char *const argv[], char *const envp[], const int *fds, int count);
+
 #endif

@@ -69,7 +69,7 @@ final class HTTP1Connection: DrainableConnection {
             // The head timeout runs from its first byte, so trickling bytes cannot keep it alive.
             if buffer.readableBytes > 0, headDeadline == nil { headDeadline = idleDeadline ?? Monotonic.after(timeouts.requestHead) }
             idle = buffer.readableBytes == 0
-            if idle && core.isDraining { return nil }
+            if idle && core.closesIdle { return nil }
             let n: Int
             do {
                 if idle {

@@ -76,6 +76,11 @@ public final class Server: Sendable {
         }
     }
 
+    /// The listening sockets and their listeners' names, for a process handover.
+    var listeningSockets: [(fd: Int32, name: String)] {
+        sockets.withLock { $0.values.sorted { $0.fd < $1.fd }.map { ($0.fd, $0.current.name) } }
+    }
+
     /// The ports actually bound, by listener name (useful with port 0).
     public var boundPorts: [String: [UInt16]] {
         sockets.withLock { sockets in
@@ -95,7 +100,7 @@ public final class Server: Sendable {
                     if let socket = existing[key] ?? existing.values.first(where: { $0.boundAddress == address }) {
                         socket.update(listener)
                         result[key] = socket
-                    } else if let passed = inherited.withLock({ $0.removeValue(forKey: address) }) {
+                    } else if let passed = takeInherited(address, listener: listener.name) {
                         result[key] = ListenerSocket(adopting: passed, config: listener)
                     } else {
                         result[key] = try ListenerSocket(address: address, config: listener)
@@ -107,6 +112,17 @@ public final class Server: Sendable {
             throw error
         }
         return result
+    }
+
+    /// A passed socket for `address`: bound to it, or for port 0 (the port a predecessor's kernel
+    /// chose) one on the same IP named for the listener.
+    private func takeInherited(_ address: SocketAddress, listener: String) -> InheritedSocket? {
+        inherited.withLock { pool in
+            if let exact = pool.removeValue(forKey: address) { return exact }
+            guard address.port == 0,
+                  let match = pool.values.first(where: { $0.name == listener && $0.address.bytes == address.bytes }) else { return nil }
+            return pool.removeValue(forKey: match.address)
+        }
     }
 
     /// Swaps in `pipeline` (already built and validated). New listeners are bound first; if one
@@ -136,8 +152,14 @@ public final class Server: Sendable {
         return old
     }
 
-    /// Stops accepting, closes idle connections, lets requests in flight finish, and returns when
-    /// every connection is closed or `timeout` has passed.
+    /// How long idle keep-alive connections stay open once draining begins. A client that sends
+    /// its next request meanwhile is answered with `Connection: close`; closing a connection at
+    /// the moment its client reuses it would fail that request (the client sees a reset).
+    static let idleGrace: Duration = .seconds(1)
+
+    /// Stops accepting, lets requests in flight finish (answered with `Connection: close`), closes
+    /// connections still idle after `idleGrace`, and returns when every connection is closed or
+    /// `timeout` has passed.
     public func drain(timeout: Duration) async {
         core.readiness.advance(to: .draining)
         core.draining.store(true, ordering: .relaxed)
@@ -146,15 +168,18 @@ public final class Server: Sendable {
             await onLoop(loop) {
                 for acceptor in loop.acceptors.values { acceptor.deregister() }
                 loop.acceptors = [:]
-                for connection in loop.connections.values { connection.drain() }
             }
         }
         for socket in all.values { socket.close() }
         sockets.withLock { $0 = [:] }
-        let deadline = ContinuousClock.now + timeout
+        let start = ContinuousClock.now
+        let deadline = start + timeout
+        let idleDeadline = start + min(Self.idleGrace, timeout)
         while core.openConnections.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
-            // Connections that went idle after the first pass are closed on the next.
+            // After the grace, connections idle now (or gone idle since) are closed on each pass.
+            guard ContinuousClock.now >= idleDeadline else { continue }
+            core.closingIdle.store(true, ordering: .relaxed)
             for loop in loops {
                 await onLoop(loop) { for connection in loop.connections.values { connection.drain() } }
             }

@@ -32,6 +32,9 @@ final class ServerCore: Sendable {
     }
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
+    /// Set once a drain's idle grace has passed: a connection with no request in flight closes.
+    let closingIdle = Atomic<Bool>(false)
+    var closesIdle: Bool { closingIdle.load(ordering: .relaxed) }
 
     func nextRequestID() -> String {
         let n = requestCounter.wrappingAdd(1, ordering: .relaxed).newValue

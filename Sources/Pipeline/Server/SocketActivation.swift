@@ -21,8 +21,10 @@ public enum SocketActivation {
     /// variables are unset so children do not take them for theirs. Descriptors that are not
     /// listening TCP sockets are left alone and logged.
     public static func takeInherited() -> [InheritedSocket] {
-        guard let pidText = getenv("LISTEN_PID").map({ String(cString: $0) }), pid_t(pidText) == getpid(),
-              let countText = getenv("LISTEN_FDS").map({ String(cString: $0) }), let count = Int32(countText), count > 0 else {
+        // LISTEN_PID names this process (systemd), or the parent that started it handed its sockets over.
+        let listenPID = getenv("LISTEN_PID").map { pid_t(String(cString: $0)) }
+        let forUs = listenPID.map { $0 == getpid() } ?? (ProcessHandover.predecessor != nil)
+        guard forUs, let countText = getenv("LISTEN_FDS").map({ String(cString: $0) }), let count = Int32(countText), count > 0 else {
             return []
         }
         let names = getenv("LISTEN_FDNAMES").map { String(cString: $0).split(separator: ":", omittingEmptySubsequences: false).map(String.init) } ?? []
