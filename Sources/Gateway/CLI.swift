@@ -8,7 +8,7 @@ import Glibc
 enum CLI {
     /// Every command, in the order `gateway help` lists them.
     static let specs: [CommandSpec] = [
-        ServeCommand.spec, CheckCommand.spec, SignalCommand.reload, SignalCommand.stop, ListTypesCommand.spec,
+        ServeCommand.spec, CheckCommand.spec, SignalCommand.reload, SignalCommand.stop, SignalCommand.upgrade, ListTypesCommand.spec,
         CertCommand.spec, HashPasswordCommand.spec, OCICommand.spec, versionSpec, helpSpec,
     ]
 

@@ -29,6 +29,16 @@ enum SignalCommand {
         options: [configOption, pidFileOption,
                   .init(name: "timeout", value: "DURATION", help: "how long to wait for the exit (default 60s; 0: do not wait)")])
 
+    static let upgrade = CommandSpec(
+        "upgrade",
+        summary: """
+            Sends SIGUSR2 to the gateway serving FILE: it starts a new process of the executable now on disk
+            on the same listening sockets; once that one serves, the old one drains and exits. No connection
+            is refused. Waits until the new process serves; a new process that fails leaves the old serving.
+            """,
+        options: [configOption, pidFileOption,
+                  .init(name: "timeout", value: "DURATION", help: "how long to wait for the new process (default 60s)")])
+
     static func run(_ arguments: [String], _ spec: CommandSpec) -> Int32 {
         let parsed = CLI.parse(arguments, spec)
         let config = parsed.values["config"]?.last ?? "pipeline.json"
@@ -43,7 +53,7 @@ enum SignalCommand {
         case .success(let found): pid = found
         case .failure(let problem): CLI.fail(problem.description)
         }
-        let signal = spec.name == "reload" ? SIGHUP : SIGTERM
+        let signal = spec.name == "reload" ? SIGHUP : spec.name == "upgrade" ? SIGUSR2 : SIGTERM
         guard kill(pid, signal) == 0 else {
             CLI.fail("cannot signal process \(pid) (\(pidFile.path)): \(String(cString: strerror(errno)))")
         }
@@ -51,6 +61,7 @@ enum SignalCommand {
             print("gateway \(pid) is reloading \(CLI.absolute(config)); its log says whether the new pipeline was taken")
             return 0
         }
+        if signal == SIGUSR2 { return awaitSuccessor(of: pid, pidFile: pidFile, timeout: timeout) }
         guard timeout > .zero else {
             print("gateway \(pid) is draining")
             return 0
@@ -64,6 +75,21 @@ enum SignalCommand {
         }
         print("gateway \(pid) stopped")
         return 0
+    }
+}
+
+extension SignalCommand {
+    /// The successor writes its pid to the pid file once its listeners are up; then the old one drains.
+    static func awaitSuccessor(of pid: pid_t, pidFile: PidFile, timeout: Duration) -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if case .success(let successor) = RunningGateway.find(pidFile), successor != pid {
+                print("gateway \(pid) handed its listening sockets to \(successor), which serves now; \(pid) drains and exits")
+                return 0
+            }
+            usleep(50_000)
+        }
+        CLI.fail("no new process serves after \(Units.format(timeout)); gateway \(pid) keeps serving (its log says why)")
     }
 }
 

@@ -4,7 +4,7 @@ import Middlewares
 import Glibc
 #endif
 
-// gateway: serve | check | reload | stop | list-types | cert --dev | hash-password | oci push | version | help
+// gateway: serve | check | reload | stop | upgrade | list-types | cert --dev | hash-password | oci push | version | help
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let command = arguments.first else {
     CLI.usageError("missing command (one of \(CLI.commands.joined(separator: ", "))); see `gateway help`")
@@ -16,6 +16,7 @@ case "serve": ServeCommand.run(rest)
 case "check": exit(CheckCommand.run(rest))
 case "reload": exit(SignalCommand.run(rest, SignalCommand.reload))
 case "stop": exit(SignalCommand.run(rest, SignalCommand.stop))
+case "upgrade": exit(SignalCommand.run(rest, SignalCommand.upgrade))
 case "list-types": exit(ListTypesCommand.run(rest))
 case "cert": exit(CertCommand.run(rest))
 case "hash-password": exit(HashPasswordCommand.run(rest))

@@ -134,6 +134,7 @@ struct CLITests {
         ("check", ["--config FILE", "[FILE]"]),
         ("reload", ["--config FILE", "--pid-file PATH"]),
         ("stop", ["--config FILE", "--pid-file PATH", "--timeout DURATION"]),
+        ("upgrade", ["--config FILE", "--pid-file PATH", "--timeout DURATION"]),
         ("list-types", []),
         ("cert", ["--dev", "--dir DIR", "--name NAME", "--out BASE", "--force"]),
         ("hash-password", ["--user NAME", "--pbkdf2", "--token"]),

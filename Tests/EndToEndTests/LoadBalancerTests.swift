@@ -254,14 +254,17 @@ struct HandoverTests {
         return false
     }
 
-    @Test("SIGUSR2 during a load: a new process takes the listening socket, the old one drains and exits, no request fails")
+    @Test("gateway upgrade (SIGUSR2) during a load: a new process takes the listening socket, the old one drains and exits, no request fails")
     func handoverUnderLoad() throws {
         let (dir, config) = balancedSite()
         let gateway = try GatewayProcess(config: config, directory: dir)
         let old = gateway.process.pid
         let wrk = try Subprocess(Tool.require("wrk") ?? "/usr/bin/wrk", ["-t1", "-c8", "-d5s", gateway.url("web", "/hello.txt")])
         usleep(1_000_000)
-        gateway.signal(SIGUSR2)
+        // `gateway upgrade` sends SIGUSR2 and waits for the new process to serve.
+        let upgrade = Tool.run(Paths.gateway, ["upgrade", "--config", gateway.configPath])
+        #expect(upgrade.status == 0, "\(upgrade.stderr)")
+        #expect(upgrade.output.hasPrefix("gateway \(old) handed its listening sockets to "), "\(upgrade.output)")
         #expect(gateway.waitForLog("\"msg\":\"handover: the new process serves; draining\""))
         #expect(gateway.waitForExit(timeout: 30) == 0)
         let successor = try #require(pidFileValue(gateway))
