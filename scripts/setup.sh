@@ -21,6 +21,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_packages=(pkg-config libssl-dev libnghttp2-dev zlib1g-dev liblzma-dev libzstd-dev)
 test_packages=(curl ca-certificates openssl nginx wrk nghttp2-client haproxy docker-registry skopeo apache2-utils gnupg gpgv sqv git
                python3-venv apt-utils dpkg-dev)
+# Running behind a load balancer (docs/operations.md): systemd-socket-activate and systemd-analyze.
+test_packages+=(systemd)
 bench_packages=(nginx wrk curl nghttp2-client)
 
 case "$profile" in

@@ -292,3 +292,22 @@ struct HandoverTests {
         #expect(pidFileValue(gateway) == gateway.process.pid)
     }
 }
+
+/// The files under deploy/ are what their tools accept.
+@Suite("deploy/ files")
+struct DeployFilesTests {
+    @Test("haproxy -c accepts deploy/haproxy.cfg; systemd-analyze verify accepts the unit files")
+    func valid() throws {
+        let haproxy = Tool.run("haproxy", ["-c", "-f", Paths.root + "/deploy/haproxy.cfg"])
+        #expect(haproxy.status == 0, "\(haproxy.output)\(haproxy.stderr)")
+        // The units name /usr/local/bin/gateway; verify them against the built binary.
+        let dir = TemporaryDirectory()
+        for unit in ["gateway.service", "gateway.socket"] {
+            let text = try String(contentsOfFile: Paths.root + "/deploy/" + unit, encoding: .utf8)
+            dir.write(unit, text.replacing("/usr/local/bin/gateway", with: Paths.gateway))
+        }
+        let verify = Tool.run("systemd-analyze", ["verify", dir.file("gateway.service"), dir.file("gateway.socket")])
+        #expect(verify.status == 0)
+        #expect(verify.output.isEmpty && verify.stderr.isEmpty, "\(verify.output)\(verify.stderr)")
+    }
+}
