@@ -21,8 +21,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_packages=(pkg-config libssl-dev libnghttp2-dev zlib1g-dev liblzma-dev libzstd-dev)
 test_packages=(curl ca-certificates openssl nginx wrk nghttp2-client haproxy docker-registry skopeo apache2-utils gnupg gpgv sqv git
                python3-venv apt-utils dpkg-dev)
-# Running behind a load balancer (docs/operations.md): systemd-socket-activate and systemd-analyze.
-test_packages+=(systemd)
+# Running behind a load balancer (docs/operations.md): systemd-socket-activate and systemd-analyze;
+# promtool (Debian's prometheus) checks /metrics.
+test_packages+=(systemd prometheus)
 bench_packages=(nginx wrk curl nghttp2-client)
 
 case "$profile" in
@@ -61,7 +62,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # Packaged daemons (nginx, haproxy) must not start on install: the tests run their own.
+  # Packaged daemons (nginx, haproxy, prometheus) must not start on install: the tests run their own.
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT

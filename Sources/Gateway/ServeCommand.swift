@@ -195,12 +195,14 @@ actor Supervisor {
         guard let pipeline = loaded else {
             let errors = issues.count { $0.severity == .error }
             Log.error("reload refused; the previous pipeline keeps serving", [("errors", String(errors))])
+            server.recordReload(succeeded: false)
             ServiceNotifier.notify("READY=1\nSTATUS=reload refused (\(errors) error(s) in \(path)); the previous pipeline serves")
             return
         }
         do {
             let old = try await server.reload(pipeline)
             Log.info("reloaded", [("stacks", pipeline.stacks.map(\.name).joined(separator: ","))])
+            server.recordReload(succeeded: true)
             ServiceNotifier.notify("READY=1\nSTATUS=serving \(pipeline.stacks.count) stack(s)")
             // Requests that started on the old pipeline may still use its middlewares for a while.
             Task {
@@ -212,6 +214,7 @@ actor Supervisor {
             // Never served: its background work (sources, caches) stops now.
             await pipeline.stop()
             Log.error("reload refused; the previous pipeline keeps serving", [("reason", "\(error)")])
+            server.recordReload(succeeded: false)
             ServiceNotifier.notify("READY=1\nSTATUS=reload refused (\(error)); the previous pipeline serves")
         }
     }

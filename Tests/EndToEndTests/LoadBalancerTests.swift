@@ -311,3 +311,63 @@ struct DeployFilesTests {
         #expect(verify.output.isEmpty && verify.stderr.isEmpty, "\(verify.output)\(verify.stderr)")
     }
 }
+
+/// What an operator scrapes and alerts on.
+@Suite("server metrics (real binary, promtool)")
+struct ServerMetricsTests {
+    @Test("/metrics after mixed traffic: open connections, ready, draining, reloads by result, PROXY refusals; promtool check metrics is clean")
+    func promtoolClean() throws {
+        let dir = TemporaryDirectory()
+        dir.write("www/hello.txt", "hello\n")
+        let config = """
+            {"version": 1,
+             "listeners": [{"name": "web", "listen": "127.0.0.1:0", "protocols": ["h2", "http/1.1"]},
+                           {"name": "lb", "listen": "127.0.0.1:0", "proxyProtocol": true, "trustProxyFrom": ["10.0.0.0/8"]}],
+             "stacks": {"health": {"match": {"pathPrefix": ["/healthz", "/readyz"]}, "chain": [{"type": "health"}]},
+                        "metrics": {"match": {"pathPrefix": ["/metrics"]}, "chain": [{"type": "metrics"}]},
+                        "site": {"chain": [{"type": "log"}, {"type": "cache", "memory": "1MiB"}, {"type": "files", "root": "www"}]}}}
+            """
+        let gateway = try GatewayProcess(config: config, directory: dir)
+        for path in ["/hello.txt", "/hello.txt", "/missing", "/readyz"] { _ = fetch(gateway.url("web", path)) }
+        _ = fetch(gateway.url("web", "/hello.txt"), ["--http2-prior-knowledge"])
+        let untrusted = try RawConnection(port: gateway.port("lb"))
+        untrusted.send("PROXY TCP4 203.0.113.9 127.0.0.1 5555 80\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(untrusted.isClosedByPeer(within: 10))
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("\"msg\":\"reloaded\""))
+        dir.write("pipeline.json", "{ broken")
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reload refused"))
+
+        let scrape = Tool.curl([gateway.url("web", "/metrics")])
+        let text = scrape.output
+        for line in ["gateway_ready 1", "gateway_draining 0", "gateway_reloads_total{result=\"ok\"} 1",
+                     "gateway_reloads_total{result=\"refused\"} 1", "gateway_proxy_protocol_refused_total{reason=\"untrusted\"} 1",
+                     "gateway_proxy_protocol_refused_total{reason=\"invalid\"} 0", "# TYPE gateway_open_connections gauge"] {
+            #expect(text.contains("\n" + line + "\n"), "no \(line) in\n\(text)")
+        }
+        let lint = Tool.run("promtool", ["check", "metrics"], input: Data(text.utf8))
+        #expect(lint.status == 0, "\(lint.output)\(lint.stderr)")
+        #expect(lint.output.isEmpty && lint.stderr.isEmpty, "\(lint.output)\(lint.stderr)")
+        // What promtool 2.42 does not catch (reference/operations.md §6): each series once, each
+        // family's samples together, every histogram with its +Inf bucket.
+        let samples = text.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        let series = samples.map { $0.split(separator: " ").dropLast().joined(separator: " ") }
+        #expect(Set(series).count == series.count, "a series appears twice")
+        var seen: [String] = []
+        for sample in samples {
+            let name = String(sample.prefix { $0 != "{" && $0 != " " })
+            let family = ["_bucket", "_sum", "_count"].reduce(name) { $0.hasSuffix($1) ? String($0.dropLast($1.count)) : $0 }
+            if seen.last != family {
+                #expect(!seen.contains(family), "\(family) is split by another family")
+                seen.append(family)
+            }
+        }
+        let buckets = samples.filter { $0.contains("_bucket{") }.map { $0.replacing(/,?le="[^"]*"/, with: "").split(separator: " ")[0] }
+        for histogram in Set(buckets) {
+            let key = histogram.replacing("_bucket", with: "_count")
+            #expect(samples.contains { $0.hasPrefix(key + " ") }, "no count for \(histogram)")
+        }
+        #expect(samples.count { $0.contains("le=\"+Inf\"") } == samples.count { $0.hasPrefix("gateway_request_duration_seconds_count") })
+    }
+}

@@ -18,6 +18,7 @@ public final class Server: Sendable {
     private let nextLoop = Atomic<Int>(0)
     /// Sockets a service manager passed in and no listener has taken yet, by bound address.
     private let inherited: Mutex<[SocketAddress: InheritedSocket]>
+    let metrics: ServerMetrics
 
     /// `inherited`: listening sockets passed in (`SocketActivation.takeInherited()`); a listener
     /// whose address one is bound to uses it instead of binding its own.
@@ -26,8 +27,14 @@ public final class Server: Sendable {
         let count = pipeline.workers > 0 ? pipeline.workers : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         loops = try (0..<count).map { try EventLoop(index: $0) }
         core = ServerCore(pipeline: pipeline)
+        metrics = ServerMetrics(core: core)
+        MetricsRegistry.shared.register(metrics)
         signal(SIGPIPE, SIG_IGN)
     }
+
+    /// Counts a reload's result for `/metrics` (`gateway_reloads_total`); the CLI's supervisor
+    /// calls it for reloads refused before `reload` (a pipeline.json with errors).
+    public func recordReload(succeeded: Bool) { metrics.reloaded(succeeded) }
 
     /// The pipeline serving new requests.
     public var pipeline: LoadedPipeline { core.pipeline }
@@ -218,7 +225,7 @@ public final class Server: Sendable {
         }
         var peer = peer
         if config.proxyProtocol {
-            guard let client = await proxiedClient(io, peer: peer, config: config) else {
+            guard let client = await proxiedClient(io, peer: peer, config: config, core: core) else {
                 io.close()
                 return
             }
@@ -279,8 +286,9 @@ public final class Server: Sendable {
 extension Server {
     /// The client a PROXY protocol header names, or nil (logged) when the connection must close:
     /// the peer is not a trusted balancer, or its header is malformed, truncated or late.
-    static func proxiedClient(_ io: SocketIO, peer: SocketAddress, config: ListenerConfig) async -> SocketAddress? {
+    static func proxiedClient(_ io: SocketIO, peer: SocketAddress, config: ListenerConfig, core: ServerCore) async -> SocketAddress? {
         guard config.acceptsProxyHeader(from: peer) else {
+            core.proxyRefusedUntrusted.wrappingAdd(1, ordering: .relaxed)
             Log.warning("PROXY protocol: connection from an address not in trustProxyFrom refused",
                         [("listener", config.name), ("peer", peer.ip)])
             return nil
@@ -289,6 +297,7 @@ extension Server {
             let header = try await ProxyHeaderReader.read(io, deadline: Monotonic.after(ProxyHeaderReader.timeout))
             return header.source ?? peer
         } catch {
+            core.proxyRefusedInvalid.wrappingAdd(1, ordering: .relaxed)
             Log.warning("PROXY protocol: connection closed", [("listener", config.name), ("peer", peer.ip), ("reason", "\(error)")])
             return nil
         }

@@ -10,6 +10,9 @@ final class ServerCore: Sendable {
     let draining = Atomic<Bool>(false)
     let openConnections = Atomic<Int>(0)
     let readiness = Readiness()
+    /// Connections closed before HTTP on a proxyProtocol listener: an untrusted peer, a bad header.
+    let proxyRefusedUntrusted = Atomic<Int>(0)
+    let proxyRefusedInvalid = Atomic<Int>(0)
     private let requestCounter = Atomic<UInt64>(0)
     private let idPrefix: String
 
