@@ -118,7 +118,7 @@ struct LoadBalancerTests {
         #expect(gateway.accessLog.isEmpty)
     }
 
-    @Test("haproxy send-proxy and send-proxy-v2: checks on /readyz, the client's address in the log; SIGTERM takes a replica out with no failed request")
+    @Test("haproxy send-proxy and send-proxy-v2: checks on /readyz, the client's address in the log; under load, reloads (one broken) and a SIGTERM fail no request")
     func haproxy() throws {
         let listener = #", "proxyProtocol": true, "trustProxyFrom": ["127.0.0.1"]"#
         let (dirA, configA) = balancedSite(listenerExtra: listener, extra: #", "drainDelay": "3s""#)
@@ -169,8 +169,15 @@ struct LoadBalancerTests {
 
         // A rolling stop of one replica under load: haproxy sees /readyz turn 503 and moves every
         // request to the other before the listener closes.
-        let wrk = try Subprocess(Tool.require("wrk") ?? "/usr/bin/wrk", ["-t1", "-c4", "-d6s", haproxy.url("/hello.txt")])
+        let wrk = try Subprocess(Tool.require("wrk") ?? "/usr/bin/wrk", ["-t1", "-c4", "-d8s", haproxy.url("/hello.txt")])
         usleep(1_000_000)
+        // Reloads under load: a valid one on a, a broken pipeline.json on b (which keeps its old one).
+        a.signal(SIGHUP)
+        dirB.write("pipeline.json", "{ broken")
+        b.signal(SIGHUP)
+        #expect(a.waitForLog("\"msg\":\"reloaded\""))
+        #expect(b.waitForLog("reload refused"))
+        #expect(haproxy.serverStates()["be_v2/b"] == "UP")
         a.signal(SIGTERM)
         #expect(haproxy.waitForState("be_v2/a", "DOWN"))
         #expect(!a.stderr.contains("\"msg\":\"draining\""), "the replica drained before haproxy took it out")
