@@ -378,3 +378,44 @@ struct ServerMetricsTests {
         #expect(samples.count { $0.contains("le=\"+Inf\"") } == samples.count { $0.hasPrefix("gateway_request_duration_seconds_count") })
     }
 }
+
+/// One fetch per object across replicas, by hashing paths at the balancer.
+@Suite("one upstream fetch per object across replicas (haproxy balance uri)")
+struct ConsistentHashingTests {
+    @Test("60 clients on one uncached 6 MiB object through haproxy balance uri over 3 caching replicas: 1 upstream fetch")
+    func herd() throws {
+        let nginx = try NginxProcess(servers: """
+            server { listen 127.0.0.1:{port0}; root {root}; add_header Cache-Control "max-age=300"; limit_rate 3m; }
+            """)
+        let object = testBytes(6 << 20, seed: 14)
+        nginx.publish("big.bin", object)
+        let replicas = try (0..<3).map { _ in try GatewayProcess(config: CacheTests.config(upstream: nginx.url(""))) }
+        let servers = replicas.enumerated().map { "    server r\($0.offset) 127.0.0.1:\($0.element.port("web"))" }.joined(separator: "\n")
+        let haproxy = try HAProxyProcess(config: """
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 60s
+                timeout server 60s
+            frontend fe
+                bind 127.0.0.1:{port0}
+                default_backend be
+            backend be
+                balance uri
+                hash-type consistent
+            \(servers)
+            """)
+        let directory = TemporaryDirectory()
+        var arguments = ["-Z", "--parallel-immediate", "--parallel-max", "60", "-w", "%{http_code}\\n"]
+        for i in 0..<60 { arguments += ["-o", directory.file("out\(i)"), haproxy.url("/big.bin")] }
+        let result = Tool.curl(arguments, timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.split(separator: "\n").count == 60)
+        #expect(result.output.split(separator: "\n").allSatisfy { $0 == "200" })
+        for i in 0..<60 { #expect(FileManager.default.contents(atPath: directory.file("out\(i)")) == object, "body \(i)") }
+        #expect(nginx.requests(to: "/big.bin").count == 1, "nginx access log: \(nginx.accessLog)")
+        // Every request went to the one replica the path hashes to.
+        let served = replicas.map { replica in replica.accessLog.count { $0["path"] as? String == "/big.bin" } }
+        #expect(served.sorted() == [0, 0, 60], "\(served)")
+    }
+}
