@@ -87,6 +87,41 @@ struct LoadBalancerTests {
         #expect(!clients.contains("127.0.0.1"))
     }
 
+    @Test("PROXY v2 in front of TLS: haproxy in TCP mode passes TLS through; the gateway reads the header, then the handshake (h2 and http/1.1)")
+    func proxyBeforeTLS() throws {
+        let dir = TemporaryDirectory()
+        dir.write("www/hello.txt", "hello\n")
+        makeCertificate(in: dir.file("certs"), names: ["localhost", "127.0.0.1"], out: "site")
+        let config = """
+            {"version": 1, "listeners": [{"name": "tls", "listen": "127.0.0.1:0", "proxyProtocol": true, "trustProxyFrom": ["127.0.0.1"],
+                                          "tls": {"certificate": "certs/site.pem", "key": "certs/site-key.pem"}}],
+             "stacks": {"site": {"chain": [{"type": "log"}, {"type": "files", "root": "www"}]}}}
+            """
+        let gateway = try GatewayProcess(config: config, directory: dir)
+        let haproxy = try HAProxyProcess(config: """
+            defaults
+                mode tcp
+                timeout connect 1s
+                timeout client 10s
+                timeout server 10s
+            frontend fe
+                bind 127.0.0.1:{port0}
+                default_backend be
+            backend be
+                server g 127.0.0.1:\(gateway.port("tls")) send-proxy-v2
+            """)
+        let url = "https://localhost:\(haproxy.ports[0])/hello.txt"
+        for version in ["--http2", "--http1.1"] {
+            let result = Tool.curl([version, "--interface", "127.0.0.3", "--resolve", "localhost:\(haproxy.ports[0]):127.0.0.1",
+                                    "--cacert", dir.file("certs/ca.pem"), url])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.output == "hello\n")
+        }
+        let entries = gateway.accessLog.filter { $0["client"] as? String == "127.0.0.3" }
+        #expect(Set(entries.compactMap { $0["protocol"] as? String }) == ["HTTP/2", "HTTP/1.1"], "\(gateway.accessLog)")
+        #expect(entries.allSatisfy { $0["tls"] as? String == "TLSv1.3" })
+    }
+
     @Test("PROXY protocol: no header, a malformed or truncated one closes the connection with a log line; an untrusted peer is refused")
     func proxyRefused() throws {
         let (dir, config) = balancedSite(listenerExtra: #", "proxyProtocol": true, "trustProxyFrom": ["127.0.0.1"]"#,
