@@ -454,3 +454,69 @@ struct ConsistentHashingTests {
         #expect(served.sorted() == [0, 0, 60], "\(served)")
     }
 }
+
+/// A client may hit any replica: answers are derived from content and configured keys only.
+@Suite("the same answer from every replica (real binary, two replicas)")
+struct ReplicaConsistencyTests {
+    static let token = "tfc-test-token-0123456789abcdef0123456789"
+
+    static func replica(tokenHash: String) throws -> GatewayProcess {
+        try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "web", "listen": "127.0.0.1:0"}],
+             "signedURLs": {"keys": [{"id": "k1", "secret": "0123456789abcdef0123456789abcdef-test"}], "ttl": "5m"},
+             "sources": {"examples": {"type": "directory", "path": "\(Paths.root)/examples/registry"}},
+             "stacks": {
+               "site": {"match": {"pathPrefix": ["/examples/"]}, "chain": [{"type": "files", "root": "\(Paths.root)"}]},
+               "terraform": {"chain": [
+                 {"type": "auth.bearer", "tokens": {"ci": "\(tokenHash)"}},
+                 {"type": "terraform.registry", "modules": "examples", "providers": "examples",
+                  "signingKeys": ["\(Paths.root)/examples/registry/keys/acme-signing.asc"],
+                  "mirrorHostnames": ["registry.acme.test"]},
+                 {"type": "upstream"}]}}}
+            """)
+    }
+
+    /// Status, ETag and body of a GET, with the Host a balancer in front would pass on.
+    static func get(_ url: String) -> (status: String, etag: String?, body: String) {
+        let dir = TemporaryDirectory()
+        let result = Tool.curl(["-H", "Host: registry.example", "-H", "Authorization: Bearer \(token)", "-D", dir.file("head"),
+                                "-o", dir.file("body"), "-w", "%{http_code}", url])
+        let head = (try? String(contentsOfFile: dir.file("head"), encoding: .utf8)) ?? ""
+        let etag = head.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix("etag:") }.map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) }
+        return (result.output, etag, (try? String(contentsOfFile: dir.file("body"), encoding: .utf8)) ?? "")
+    }
+
+    @Test("two replicas answer byte-identical bodies and ETags (versions documents, mirror JSON, a file); a URL signed by one verifies on the other")
+    func sameAnswers() throws {
+        let hash = Tool.run(Paths.gateway, ["hash-password", "--token"], input: Data((Self.token + "\n").utf8)).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let a = try Self.replica(tokenHash: hash)
+        let b = try Self.replica(tokenHash: hash)
+        let index = Self.get(a.url("web", "/v1/mirror/registry.acme.test/acme/hello/index.json"))
+        #expect(index.status == "200", "\(index.body)")
+        let versions = try #require((try JSONSerialization.jsonObject(with: Data(index.body.utf8)) as? [String: Any])?["versions"] as? [String: Any])
+        let version = try #require(versions.keys.sorted().last)
+        let paths = ["/v1/modules/acme/vpc/aws/versions", "/v1/providers/acme/hello/versions",
+                     "/v1/mirror/registry.acme.test/acme/hello/index.json", "/v1/mirror/registry.acme.test/acme/hello/\(version).json",
+                     "/examples/site/hello.json"]
+        for path in paths {
+            let fromA = Self.get(a.url("web", path))
+            let fromB = Self.get(b.url("web", path))
+            #expect(fromA.status == "200", "\(path): \(fromA.body)")
+            #expect(fromA.body == fromB.body, "\(path) differs between replicas")
+            #expect(fromA.etag == fromB.etag, "\(path): ETag \(fromA.etag ?? "none") vs \(fromB.etag ?? "none")")
+        }
+        // A download URL minted by one replica verifies on the other (shared signedURLs keys).
+        let download = Tool.curl(["-H", "Host: registry.example", "-H", "Authorization: Bearer \(Self.token)", "-D", "-", "-o", "/dev/null",
+                                  a.url("web", "/v1/modules/acme/vpc/aws/1.2.0/download")])
+        let location = download.output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-terraform-get:") }
+            .map { String($0.dropFirst("x-terraform-get:".count)).trimmingCharacters(in: .whitespaces) }
+        let signed = try #require(location)
+        #expect(signed.contains("gw-signature="))
+        #expect(signed.hasPrefix("http://registry.example/"), "\(signed)")
+        #expect(Tool.curl(["--connect-to", "registry.example:80:127.0.0.1:\(b.port("web"))", "-o", "/dev/null", "-w", "%{http_code}", signed]).output == "200")
+        #expect(Tool.curl(["--connect-to", "registry.example:80:127.0.0.1:\(b.port("web"))", "-o", "/dev/null", "-w", "%{http_code}",
+                           signed.replacingOccurrences(of: "gw-signature=", with: "gw-signature=x")]).output == "401")
+    }
+}
