@@ -17,6 +17,18 @@ func balancedSite(listenerExtra: String = "", extraListeners: String = "", extra
 /// The PROXY v2 signature (proxy-protocol.txt §2.1).
 let proxyV2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
 
+/// Waits until `condition` holds (access-log lines are written once a response is complete,
+/// a moment after the client has it); false after `timeout`.
+@discardableResult
+func waitUntil(timeout: TimeInterval = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while !condition() {
+        guard Date() < deadline else { return false }
+        usleep(20_000)
+    }
+    return true
+}
+
 /// Status and body of one curl request, as "STATUS BODY".
 private func fetch(_ url: String, _ extra: [String] = []) -> String {
     let result = Tool.curl(extra + ["--max-time", "10", "-w", "%{http_code}", "-o", "/dev/stderr", url])
@@ -81,6 +93,7 @@ struct LoadBalancerTests {
         local.send(Data(proxyV2Signature + [0x20, 0x00, 0x00, 0x00]) + Data("GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".utf8))
         #expect(String(decoding: local.readAll(), as: UTF8.self).hasSuffix("{\"status\":\"ready\"}\n"))
 
+        #expect(waitUntil { gateway.accessLog.count == 2 })  // the health stack keeps no access log
         let clients = gateway.accessLog.compactMap { $0["client"] as? String }
         #expect(clients.contains("203.0.113.9"))
         #expect(clients.contains("198.51.100.7"))
@@ -117,6 +130,7 @@ struct LoadBalancerTests {
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.output == "hello\n")
         }
+        #expect(waitUntil { gateway.accessLog.count == 2 })
         let entries = gateway.accessLog.filter { $0["client"] as? String == "127.0.0.3" }
         #expect(Set(entries.compactMap { $0["protocol"] as? String }) == ["HTTP/2", "HTTP/1.1"], "\(gateway.accessLog)")
         #expect(entries.allSatisfy { $0["tls"] as? String == "TLSv1.3" })
@@ -198,6 +212,7 @@ struct LoadBalancerTests {
         // The client connects from 127.0.0.2; the gateways' sockets see haproxy at 127.0.0.1.
         #expect(fetch(haproxy.url("/v1.txt", frontend: 1), ["--interface", "127.0.0.2"]) == "200 v1\n")
         for _ in 0..<2 { #expect(fetch(haproxy.url("/hello.txt"), ["--interface", "127.0.0.2"]) == "200 hello\n") }
+        #expect(waitUntil { a.accessLog.count + b.accessLog.count == 3 })
         let entries = a.accessLog + b.accessLog
         #expect(entries.contains { $0["path"] as? String == "/v1.txt" && $0["client"] as? String == "127.0.0.2" })
         #expect(entries.count { $0["path"] as? String == "/hello.txt" && $0["client"] as? String == "127.0.0.2" } == 2)
@@ -450,6 +465,7 @@ struct ConsistentHashingTests {
         for i in 0..<60 { #expect(FileManager.default.contents(atPath: directory.file("out\(i)")) == object, "body \(i)") }
         #expect(nginx.requests(to: "/big.bin").count == 1, "nginx access log: \(nginx.accessLog)")
         // Every request went to the one replica the path hashes to.
+        #expect(waitUntil { replicas.map(\.accessLog.count).reduce(0, +) == 60 })
         let served = replicas.map { replica in replica.accessLog.count { $0["path"] as? String == "/big.bin" } }
         #expect(served.sorted() == [0, 0, 60], "\(served)")
     }

@@ -17,8 +17,8 @@ enum ProxyHeaderReader {
         let window = UnsafeMutableRawBufferPointer.allocate(byteCount: peekWindow, alignment: 1)
         defer { window.deallocate() }
         var seen = -1
-        var length: Int?
-        while length == nil {
+        var total = 0
+        while true {
             if io.isClosed { throw IOError.closed }
             let n = recv(io.fd, window.baseAddress, window.count, Int32(MSG_PEEK))
             if n == 0 { throw ProxyHeaderError.truncated }
@@ -31,15 +31,16 @@ enum ProxyHeaderReader {
                 }
                 continue
             }
-            length = try ProxyHeaderParser.headerLength(UnsafeRawBufferPointer(rebasing: window[..<n]))
-            if length != nil { break }
+            if let length = try ProxyHeaderParser.headerLength(UnsafeRawBufferPointer(rebasing: window[..<n])) {
+                total = length
+                break
+            }
             // Peeking shows buffered bytes again and again: a wake-up that brought nothing new
             // is the peer closing (or resetting) mid-header.
             if n == seen, peerHasClosed(io.fd) { throw ProxyHeaderError.truncated }
             seen = n
             try await io.waitReadable(deadline: deadline)
         }
-        let total = length!
         var header = [UInt8](repeating: 0, count: total)
         var got = 0
         while got < total {

@@ -283,27 +283,6 @@ public final class Server: Sendable {
     }
 }
 
-extension Server {
-    /// The client a PROXY protocol header names, or nil (logged) when the connection must close:
-    /// the peer is not a trusted balancer, or its header is malformed, truncated or late.
-    static func proxiedClient(_ io: SocketIO, peer: SocketAddress, config: ListenerConfig, core: ServerCore) async -> SocketAddress? {
-        guard config.acceptsProxyHeader(from: peer) else {
-            core.proxyRefusedUntrusted.wrappingAdd(1, ordering: .relaxed)
-            Log.warning("PROXY protocol: connection from an address not in trustProxyFrom refused",
-                        [("listener", config.name), ("peer", peer.ip)])
-            return nil
-        }
-        do {
-            let header = try await ProxyHeaderReader.read(io, deadline: Monotonic.after(ProxyHeaderReader.timeout))
-            return header.source ?? peer
-        } catch {
-            core.proxyRefusedInvalid.wrappingAdd(1, ordering: .relaxed)
-            Log.warning("PROXY protocol: connection closed", [("listener", config.name), ("peer", peer.ip), ("reason", "\(error)")])
-            return nil
-        }
-    }
-}
-
 /// Which socket a listener address is: the address, and for port 0 also the listener's name, so
 /// several listeners may each ask the kernel for a port on the same address.
 struct SocketKey: Hashable, Sendable {

@@ -13,6 +13,8 @@ final class ServerCore: Sendable {
     /// Connections closed before HTTP on a proxyProtocol listener: an untrusted peer, a bad header.
     let proxyRefusedUntrusted = Atomic<Int>(0)
     let proxyRefusedInvalid = Atomic<Int>(0)
+    /// When a refusal of each kind was last logged (monotonic ms): at most one line per second per kind.
+    let proxyRefusalLogged = Mutex<[String: UInt64]>([:])
     private let requestCounter = Atomic<UInt64>(0)
     private let idPrefix: String
 
