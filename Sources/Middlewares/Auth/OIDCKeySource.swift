@@ -106,7 +106,7 @@ public final class OIDCKeySource: Stoppable {
     private func startFetch(_ state: inout State, _ now: ContinuousClock.Instant) -> Task<Result<JWKSet, Unavailable>, Never> {
         state.lastAttempt = now
         state.fetches += 1
-        let task = Task { () -> Result<JWKSet, Unavailable> in
+        let task = Task(executorPreference: EventLoop.current) { () -> Result<JWKSet, Unavailable> in
             let result = await self.fetch()
             self.state.withLock { state in
                 state.inFlight = nil

@@ -129,9 +129,9 @@ public final class OutcomeCache<Key: Hashable & Sendable, Value: Sendable>: Stop
                 state.order.append(key)
             }
             // Detached: the work belongs to no one request, and outlives the one that started it.
-            let task = Task.detached { try await work() }
+            let task = Task.detached(executorPreference: EventLoop.current) { try await work() }
             state.slots[key] = .running(task, failures: failures)
-            Task.detached { [weak self] in
+            Task.detached(executorPreference: EventLoop.current) { [weak self] in
                 let result = await task.result
                 self?.record(key, result)
             }

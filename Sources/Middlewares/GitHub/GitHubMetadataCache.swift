@@ -95,7 +95,7 @@ final class GitHubMetadataCache: Sendable {
             let id = state.nextID
             let previous = state.entries[key]?.answer
             loadCounter.wrappingAdd(1, ordering: .relaxed)
-            let task = Task { try await load(previous) }
+            let task = Task(executorPreference: EventLoop.current) { try await load(previous) }
             state.flights[key] = Flight(id: id, task: task, scope: scope)
             return .wait(task, id)
         }

@@ -75,7 +75,7 @@ final class InstallationTokenCache: Sendable {
             if let failure = state.failure, now < failure.until { throw failure.error }
             state.nextID += 1
             let id = state.nextID
-            let task = Task { try await self.mint() }
+            let task = Task(executorPreference: EventLoop.current) { try await self.mint() }
             state.inflight = (id, task)
             return .wait(task, id)
         }

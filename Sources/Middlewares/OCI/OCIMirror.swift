@@ -172,8 +172,8 @@ public struct OCIMirror: Middleware {
     static func within(_ limit: Duration, _ work: @escaping @Sendable () async -> String?) async -> String? {
         await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
             let once = Once(continuation)
-            Task { once.finish(await work()) }
-            Task {
+            Task(executorPreference: EventLoop.current) { once.finish(await work()) }
+            Task(executorPreference: EventLoop.current) {
                 try? await Task.sleep(for: limit)
                 once.finish(nil)
             }

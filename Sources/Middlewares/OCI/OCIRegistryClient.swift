@@ -137,7 +137,7 @@ final class OCIRegistryClient: Sendable {
                 return Task { token }
             }
             if let running = state.fetching[scope] { return running }
-            let task = Task { try await self.fetchToken(scope: scope, realm: realm, service: service) }
+            let task = Task(executorPreference: EventLoop.current) { try await self.fetchToken(scope: scope, realm: realm, service: service) }
             state.fetching[scope] = task
             return task
         }

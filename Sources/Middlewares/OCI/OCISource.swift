@@ -314,7 +314,7 @@ final class OCIMetadataCache: Sendable {
             }
             if let flight = state.flights[key] { return .wait(flight) }
             let previous = state.entries[key]?.loaded
-            let task = Task { try await load(previous) }
+            let task = Task(executorPreference: EventLoop.current) { try await load(previous) }
             state.flights[key] = task
             return .wait(task)
         }
