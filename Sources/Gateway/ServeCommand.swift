@@ -22,8 +22,8 @@ enum ServeCommand {
 
     static func run(_ arguments: [String]) -> Never {
         // Block the signals in this thread before any other thread exists, so every thread inherits
-        // the mask: libdispatch reads them from a signalfd, and a thread that did not block them
-        // would take the default action (exit) instead.
+        // the mask: the main thread takes them with sigwaitinfo (below), and a thread that did not
+        // block them would take the default action (exit) instead.
         var handled = sigset_t()
         sigemptyset(&handled)
         for number in [SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2] { sigaddset(&handled, number) }
@@ -56,42 +56,35 @@ enum ServeCommand {
             Log.warning("no pid file; gateway reload and stop need --pid-file", [("reason", "\(error)")])
             pidFile = nil
         }
-        // Signals are handled before "started" is said: whoever waits for that line may signal at once.
         let supervisor = Supervisor(server: server, path: path, pidFile: pidFile)
-        for signal in [SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2] { Glibc.signal(signal, SIG_IGN) }
-        let queue = DispatchQueue(label: "signals")
         let serveArguments = Array(CommandLine.arguments.dropFirst())
-        signalSources = [SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2].map { number in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler {
-                Task {
-                    switch number {
-                    case SIGHUP: await supervisor.reload()
-                    // A new process on the same sockets (SIGUSR2), which says when it serves (SIGUSR1).
-                    case SIGUSR2: await supervisor.startSuccessor(arguments: serveArguments)
-                    case SIGUSR1: await supervisor.successorServes()
-                    // SIGINT is someone at a terminal: no balancer to wait for.
-                    default: await supervisor.shutdown(announce: number == SIGTERM)
-                    }
-                }
-            }
-            source.resume()
-            return source
-        }
         var started = [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))]
         if let pidFile { started.append(("pid_file", pidFile.path)) }
         if let predecessor = ProcessHandover.predecessor { started.append(("took_over_from", String(predecessor))) }
         Log.info("started", started)
         ServiceNotifier.notify("READY=1\nSTATUS=serving \(pipeline.stacks.count) stack(s)\nMAINPID=\(getpid())")
         ProcessHandover.notifyPredecessor()
-        dispatchMain()
+        // The main thread takes the signals, which every thread blocks, one at a time with
+        // sigwaitinfo: one sent the moment "started" appears stays pending until it is taken here.
+        // (dispatchMain parks this thread in sigsuspend with an empty mask, and libdispatch installs
+        // its signal handlers later on its manager thread: a SIGHUP landing in between met SIG_IGN
+        // on this thread and was lost.) Nothing runs on the main queue, so nothing needs dispatchMain.
+        while true {
+            var info = siginfo_t()
+            let number = sigwaitinfo(&handled, &info)
+            guard number > 0 else { continue }  // EINTR
+            Task {
+                switch number {
+                case SIGHUP: await supervisor.reload()
+                // A new process on the same sockets (SIGUSR2), which says when it serves (SIGUSR1).
+                case SIGUSR2: await supervisor.startSuccessor(arguments: serveArguments)
+                case SIGUSR1: await supervisor.successorServes()
+                // SIGINT is someone at a terminal: no balancer to wait for.
+                default: await supervisor.shutdown(announce: number == SIGTERM)
+                }
+            }
+        }
     }
-
-    /// The signal sources live as long as the process. `withExtendedLifetime(sources) { dispatchMain() }`
-    /// did not keep them: `dispatchMain` never returns, so the lifetime end after it is unreachable and
-    /// the sources were released (and their signalfds closed) right after `resume()`; SIGTERM and
-    /// SIGHUP were then ignored.
-    nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
 }
 
 /// Runs reloads and the final drain one after another. An actor alone does not: its methods

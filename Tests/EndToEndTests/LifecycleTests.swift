@@ -81,6 +81,18 @@ struct LifecycleTests {
         #expect(gateway.waitForExit(timeout: 10) == 0)
     }
 
+    @Test("a SIGHUP sent the moment the gateway says started is never lost (ten starts)")
+    func signalRightAfterStart() throws {
+        let (dir, config) = filesSite()
+        for round in 0..<10 {
+            let gateway = try GatewayProcess(config: config, directory: dir)
+            gateway.signal(SIGHUP)
+            #expect(gateway.waitForLog("\"msg\":\"reloaded\"", timeout: 20), "round \(round): \(gateway.stderr)")
+            gateway.signal(SIGTERM)
+            #expect(gateway.waitForExit() == 0, "round \(round)")
+        }
+    }
+
     @Test("SIGHUP with a broken pipeline.json logs every error and keeps the old pipeline serving")
     func brokenReload() throws {
         let (dir, config) = filesSite()

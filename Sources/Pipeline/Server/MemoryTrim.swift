@@ -14,6 +14,13 @@ enum MemoryTrim {
     private static let closed = Atomic<Int>(0)
     private static let scheduled = Atomic<Bool>(false)
 
+    /// Sets a first timer while descriptors are plentiful. libdispatch opens its epoll and eventfd
+    /// descriptors at the first timer of the process and traps when it cannot: the first trim,
+    /// scheduled after a burst that used up every descriptor, crashed the gateway.
+    static func prepare() {
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now()) {}
+    }
+
     /// Called once per closed client connection.
     static func connectionClosed() {
         closed.wrappingAdd(1, ordering: .relaxed)

@@ -41,6 +41,7 @@ public final class Server: Sendable {
 
     /// Binds every listener and starts the loops. Throws (and binds nothing) if any address fails.
     public func start() throws {
+        MemoryTrim.prepare()
         let opened = try open(core.pipeline.listeners, reusing: [:])
         do {
             // The loops are not running yet, so their acceptor tables can be filled from here.
