@@ -22,10 +22,15 @@ let package = Package(
                        providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // xz and zstd: .deb control archives (read) and APT's Packages.xz (written).
+        .systemLibrary(name: "CLzma", path: "Sources/CLzma", pkgConfig: "liblzma",
+                       providers: [.apt(["liblzma-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
         // epoll, eventfd, timerfd, accept4, sendfile: not exposed by Glibc without _GNU_SOURCE.
         .target(name: "CSystemShims", path: "Sources/CSystemShims", cSettings: [.define("_GNU_SOURCE")]),
 
-        .target(name: "Pipeline", dependencies: ["CSystemShims", "COpenSSL", "CNghttp2", "CZlib"],
+        .target(name: "Pipeline", dependencies: ["CSystemShims", "COpenSSL", "CNghttp2", "CZlib", "CLzma", "CZstd"],
                 swiftSettings: strict),
         .target(name: "Middlewares", dependencies: ["Pipeline"], swiftSettings: strict),
         .executableTarget(name: "Gateway", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),

@@ -18,6 +18,7 @@ public enum Builtins {
         TerraformRegistry.type,
         GitHubWebhook.type,
         OCIMirror.type,
+        APTRepository.type,
     ]
 
     public static let sourceTypes: [SourceType] = [

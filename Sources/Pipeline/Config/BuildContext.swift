@@ -9,6 +9,9 @@ public final class BuildContext: @unchecked Sendable {
     public let registry: TypeRegistry
     /// The stack being built, when a chain is being built for one.
     public internal(set) var stackName: String?
+    /// The `pathPrefix`es of the stack being built (every match's), for a behaviour whose
+    /// protocol lives at the stack's root (an APT repository at `/apt/`).
+    public internal(set) var stackPathPrefixes: [String] = []
 
     var sourceValues: [String: JSONValue] = [:]
     var builtSources: [String: any Source] = [:]
@@ -43,14 +46,16 @@ public final class BuildContext: @unchecked Sendable {
     public var isBehindAuth: Bool { authSeen.contains(true) }
 
     /// Starts building the stack `name` (its `anonymous` paths as configured).
-    func beginStack(_ name: String, anonymous: PathPatterns) {
+    func beginStack(_ name: String, anonymous: PathPatterns, pathPrefixes: [String] = []) {
         stackName = name
+        stackPathPrefixes = pathPrefixes
         stackAnonymous = anonymous
         stackMembers = []
     }
 
     func endStack() {
         stackName = nil
+        stackPathPrefixes = []
         stackAnonymous = PathPatterns()
         stackMembers = []
     }

@@ -218,7 +218,7 @@ public enum PipelineLoader {
             for pattern in anonymous {
                 if let problem = PathPatterns.problem(with: pattern) { stack.error("anonymous", problem) }
             }
-            context.beginStack(name, anonymous: PathPatterns(anonymous))
+            context.beginStack(name, anonymous: PathPatterns(anonymous), pathPrefixes: matches.flatMap(\.pathPrefixes))
             let chain = context.chain(object["chain"], at: pointer.appending("chain"))
             context.endStack()
             if let chain {

@@ -1,0 +1,103 @@
+import Pipeline
+import Synchronization
+
+/// The repository's current index and how it is kept fresh. A request gets the last complete
+/// index; when `freshFor` has passed (or `invalidate` was called, e.g. by a webhook) the
+/// source's generation is compared, and only a change rebuilds. One build runs at a time:
+/// concurrent requests wait for the same one, and a failed build keeps the previous index.
+final class APTIndexState: Sendable {
+    let source: any APTPackageSource
+    let renderer: APTIndexRenderer
+    let freshFor: Duration
+
+    private struct State {
+        var index: APTIndex?
+        var generation: String?
+        var checked: ContinuousClock.Instant?
+        var building: Task<APTIndex, any Error>?
+        /// By-hash files of the indices before the current one, for clients holding an older InRelease.
+        var olderByHash: [[String: APTIndex.File]] = []
+    }
+
+    private let state = Mutex(State())
+    /// How many earlier indices keep their by-hash files available (apt.md §1.3).
+    static let keptGenerations = 3
+
+    init(source: any APTPackageSource, renderer: APTIndexRenderer, freshFor: Duration) {
+        self.source = source
+        self.renderer = renderer
+        self.freshFor = freshFor
+    }
+
+    /// Makes the next request compare the source's generation (a webhook said something changed).
+    func invalidate() { state.withLock { $0.checked = nil } }
+
+    /// The current index, refreshed first when it is older than `freshFor`.
+    func index() async throws -> APTIndex {
+        let now = ContinuousClock.now
+        let (ready, running): (APTIndex?, Task<APTIndex, any Error>?) = state.withLock { state in
+            if let index = state.index, let checked = state.checked, now - checked < freshFor { return (index, nil) }
+            if let building = state.building { return (nil, building) }
+            let task = Task { try await self.refresh() }
+            state.building = task
+            return (nil, task)
+        }
+        if let ready { return ready }
+        return try await running!.value
+    }
+
+    private func refresh() async throws -> APTIndex {
+        defer { state.withLock { $0.building = nil } }
+        let previous = state.withLock { ($0.index, $0.generation) }
+        do {
+            let generation = try await source.generation()
+            if let index = previous.0, generation == previous.1 {
+                state.withLock { $0.checked = .now }
+                return index
+            }
+            let scan = try await source.scan(components: renderer.shape.components)
+            var packages: [String: APTPackage] = [:]
+            for package in scan.packages.sorted(by: { $0.label < $1.label }) {
+                if let other = packages[package.poolPath] {
+                    if other.sha256 != package.sha256 {
+                        Log.warning("apt: package left out", [("package", package.label),
+                                                             ("reason", "\(package.poolPath) is already listed from \(other.label) with other bytes")])
+                    }
+                    continue
+                }
+                packages[package.poolPath] = package
+            }
+            var date = scan.newest > 0 ? scan.newest : Int64(renderer.signer.key.certificate.created.timeIntervalSince1970)
+            // Never in the future (apt.md §0 rule 3), never backwards while this process serves:
+            // apt takes an older Date for "not modified". An equal one is fine, because the dists
+            // files are always answered whole (no 304 by date).
+            date = min(date, Int64(WallClock.now))
+            if let old = previous.0 { date = max(date, old.date) }
+            let keep = state.withLock { state in
+                state.olderByHash.reduce(into: [String: APTIndex.File]()) { $0.merge($1) { a, _ in a } }
+            }
+            let renderer = self.renderer
+            let list = Array(packages.values)
+            let releaseDate = date
+            let index = try await BlockingPool.shared.run { try renderer.render(list, date: releaseDate, keepingByHash: keep) }
+            state.withLock { state in
+                if let old = state.index {
+                    state.olderByHash.insert(old.files.filter { $0.value.immutable }, at: 0)
+                    if state.olderByHash.count > Self.keptGenerations { state.olderByHash.removeLast() }
+                }
+                state.index = index
+                state.generation = generation
+                state.checked = .now
+            }
+            Log.info("apt: index built", [("packages", String(packages.count)), ("date", APTIndexRenderer.releaseDate(date))])
+            return index
+        } catch {
+            Log.warning("apt: index not rebuilt", [("reason", "\(error)")])
+            if let index = previous.0 {
+                state.withLock { $0.checked = .now }
+                return index
+            }
+            throw error
+        }
+    }
+}

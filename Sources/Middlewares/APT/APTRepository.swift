@@ -1,0 +1,199 @@
+import Foundation
+import Pipeline
+
+/// `apt.repository`: a signed Debian repository (apt.md) built from the `.deb` files of a source,
+/// at the stack's path prefix: `<prefix>dists/<suite>/InRelease`, `Release`, `Release.gpg`,
+/// `<component>/binary-<arch>/Packages{,.gz,.xz}` and their `by-hash/SHA256/<hex>` names,
+/// `<prefix>pool/...` for the packages, and the public key at `<prefix>key.asc` and
+/// `<prefix>key.gpg` (anonymous, for `Signed-By`).
+///
+/// ```json
+/// {"type": "apt.repository", "source": "debs", "signingKeyFile": "keys/apt-signing.asc"}
+/// ```
+public struct APTRepository: Middleware, DeclaresAnonymousPaths {
+    let state: APTIndexState
+    let publicKeyArmored: [UInt8]
+    let publicKeyBinary: [UInt8]
+    /// The stack's path prefixes without their trailing `/`, longest first: the repository root.
+    let roots: [String]
+
+    public static let type = MiddlewareType(
+        name: "apt.repository",
+        summary: "A signed APT repository (InRelease, Packages, by-hash, pool) from the .deb files of a source.",
+        phase: .behaviour,
+        options: [
+            OptionSpec("source", "string", "source of the .deb files (a name in \"sources\"): a directory", required: true),
+            OptionSpec("signingKeyFile", "path", "unprotected ASCII-armored OpenPGP secret key (Ed25519 or RSA >= 3072) that signs the Release",
+                       required: true),
+            OptionSpec("suite", "string", "the suite (dists/<suite>)", default: "stable"),
+            OptionSpec("components", "[string]", "components; a .deb in a folder named after one belongs to it, any other to the first",
+                       default: "[\"main\"]"),
+            OptionSpec("architectures", "[string]", "architectures listed in the Release", default: "those of the packages found"),
+            OptionSpec("origin", "string", "Release Origin (never change it once clients use the repository)", default: "gateway"),
+            OptionSpec("label", "string", "Release Label (never change it once clients use the repository)", default: "gateway"),
+            OptionSpec("codename", "string", "Release Codename (never change it once clients use the repository)", default: "the suite"),
+            OptionSpec("description", "string", "Release Description"),
+            OptionSpec("freshFor", "duration", "how long an index is served before the source is checked for changes", default: "1m"),
+        ],
+        build: { options, context in
+            let name = options.string("source", required: true)
+            var shape = APTRepositoryShape()
+            shape.suite = options.string("suite") ?? "stable"
+            if !Self.isSafePath(shape.suite) { options.error("suite", "use letters, digits, . _ - and / between parts") }
+            if options.has("components") {
+                shape.components = options.strings("components")
+                if shape.components.isEmpty { options.error("components", "give at least one component") }
+            }
+            for component in shape.components where !Self.isSafeName(component) {
+                options.error("components", "\"\(component)\" is not a plain name (letters, digits, . _ -)")
+            }
+            if options.has("architectures") {
+                shape.architectures = options.strings("architectures")
+                for architecture in shape.architectures ?? [] where !Self.isSafeName(architecture) || architecture == "all" {
+                    options.error("architectures", "\"\(architecture)\" is not an architecture name (all is implied)")
+                }
+            }
+            for (key, value) in [("origin", options.string("origin")), ("label", options.string("label")), ("codename", options.string("codename")),
+                                 ("description", options.string("description"))] {
+                guard let value else { continue }
+                if value.isEmpty || value.contains(where: { $0.isNewline }) { options.error(key, "must be one non-empty line") }
+                switch key {
+                case "origin": shape.origin = value
+                case "label": shape.label = value
+                case "codename": shape.codename = value
+                default: shape.description = value
+                }
+            }
+            let freshFor = options.duration("freshFor", default: .seconds(60))
+            var key: OpenPGPSecretKey?
+            if let path = options.path("signingKeyFile", required: true) {
+                do {
+                    key = try OpenPGPSecretKey.read(try options.environment.readFile(path, limit: 1 << 20))
+                } catch {
+                    options.error("signingKeyFile", "\(error)")
+                }
+            }
+            let source: (any APTPackageSource)? = name.flatMap {
+                context.source($0, at: options.pointer.appending("source"), for: "APT packages", views: APTViews.views)
+            }
+            var roots = context.stackPathPrefixes.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+            if roots.isEmpty { roots = [""] }
+            roots.sort { $0.count > $1.count }
+            guard let key, let source else { throw ConfigError("not built", at: options.pointer) }
+            let renderer = APTIndexRenderer(shape: shape, signer: OpenPGPSigner(key: key))
+            return APTRepository(state: APTIndexState(source: source, renderer: renderer, freshFor: freshFor),
+                                 publicKeyArmored: Array(key.certificate.armored.utf8), publicKeyBinary: key.certificate.binary, roots: roots)
+        })
+
+    /// The public key is for anyone to fetch (clients install it before they have credentials).
+    public var anonymousPaths: [String] { roots.flatMap { [$0 + "/key.asc", $0 + "/key.gpg"] } }
+
+    enum Endpoint: Sendable {
+        case dists, pool, keyArmored, keyBinary
+    }
+
+    static let routes = RouteTable<Endpoint>([
+        ("/dists/*path", .dists),
+        ("/pool/*path", .pool),
+        ("/key.asc", .keyArmored),
+        ("/key.gpg", .keyBinary),
+    ])
+
+    public func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
+        guard request.method == .get || request.method == .head else {
+            throw HTTPError(.methodNotAllowed, "only GET and HEAD", headers: ["Allow": "GET, HEAD"])
+        }
+        guard let root = roots.first(where: { request.path.hasPrefix($0 + "/") }),
+              let found = Self.routes.match(request.path.dropFirst(root.count)) else {
+            throw HTTPError(.notFound, "not found")
+        }
+        switch found.route {
+        case .keyArmored:
+            return Response(headers: ["Content-Type": "application/pgp-keys", "Cache-Control": "max-age=300"], body: ResponseBody(bytes: publicKeyArmored))
+        case .keyBinary:
+            return Response(headers: ["Content-Type": "application/pgp-keys", "Cache-Control": "max-age=300"], body: ResponseBody(bytes: publicKeyBinary))
+        case .dists:
+            let path = "dists/" + (try Self.clean(found["path"]))
+            let index = try await state.index()
+            guard let file = index.files[path] else { throw HTTPError(.notFound, "not found") }
+            return Self.respond(file, path: path, date: index.date, request: request)
+        case .pool:
+            let path = "pool/" + (try Self.clean(found["path"]))
+            let index = try await state.index()
+            guard let package = index.pool[path] else { throw HTTPError(.notFound, "not found") }
+            return try await serve(package, request: request, context: context, next: next)
+        }
+    }
+
+    /// The `/`-separated parts of a decoded path with `.` parts dropped (apt sends `./` as it is,
+    /// apt.md §0 rule 10); `..` is refused.
+    static func clean(_ path: String) throws -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." || part.contains("\0") { throw HTTPError(.badRequest, "invalid path") }
+            parts.append(part)
+        }
+        return parts.joined(separator: "/")
+    }
+
+    /// A file of `dists/`: whole every time (apt takes a 304 on InRelease as "nothing changed",
+    /// and the Date alone cannot tell); by-hash files are immutable and answer ranges.
+    static func respond(_ file: APTIndex.File, path: String, date: Int64, request: Request) -> Response {
+        let name = path[(path.lastIndex(of: "/").map(path.index(after:)) ?? path.startIndex)...]
+        let type: String = if name.hasSuffix(".gz") { "application/gzip" } else if name.hasSuffix(".xz") { "application/x-xz" }
+            else if name == "Release.gpg" { "application/pgp-signature" } else if file.immutable { "application/octet-stream" }
+            else { "text/plain; charset=utf-8" }
+        var headers: HTTPFields = ["Content-Type": type, "ETag": file.etag, "Last-Modified": HTTPDate.format(date)]
+        guard file.immutable else {
+            headers["Cache-Control"] = "no-cache"
+            return Response(headers: headers, body: ResponseBody(bytes: file.bytes))
+        }
+        headers["Cache-Control"] = "max-age=31536000, immutable"
+        headers["Accept-Ranges"] = "bytes"
+        let bytes = file.bytes
+        return RepresentationAnswer.decide(request, etag: file.etag, lastModified: nil, size: Int64(bytes.count))
+            .response(headers: headers, size: Int64(bytes.count)) { range in
+                guard let range else { return ResponseBody(bytes: bytes) }
+                return ResponseBody(bytes: Array(bytes[Int(range.lowerBound)..<Int(range.upperBound)]))
+            }
+    }
+
+    /// A package's bytes: a file with ranges and validators, or its upstream request sent down the chain.
+    func serve(_ package: APTPackage, request: Request, context: Context, next: Next) async throws -> Response {
+        let headers: HTTPFields = ["Content-Type": "application/vnd.debian.binary-package", "Cache-Control": "max-age=31536000, immutable"]
+        switch try await state.source.object(package) {
+        case .file(let file):
+            let etag = "\"" + package.sha256.prefix(32) + "\""
+            var fields = headers
+            fields["ETag"] = etag
+            fields["Accept-Ranges"] = "bytes"
+            return RepresentationAnswer.decide(request, etag: etag, lastModified: nil, size: file.size).response(headers: fields, size: file.size) { range in
+                guard let range else { return ResponseBody(file: file.region()) }
+                return ResponseBody(file: file.region(offset: range.lowerBound, length: range.upperBound - range.lowerBound))
+            }
+        case .upstream(var upstream):
+            if let range = request.headers["Range"] { upstream.headers["Range"] = range }
+            var response = try await next(upstream, context)
+            guard response.status == .ok || response.status == .partialContent else {
+                guard response.status != .notFound else { throw HTTPError(.notFound, "not found") }
+                Log.warning("apt: package not fetched", [("package", package.label), ("status", String(response.status.code))])
+                throw HTTPError(.badGateway, "upstream unavailable")
+            }
+            var fields = headers
+            for name in ["Content-Length", "Content-Range", "ETag", "Accept-Ranges"] {
+                if let value = response.headers[name] { fields[name] = value }
+            }
+            response.headers = fields
+            return response
+        }
+    }
+
+    static func isSafeName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
+    }
+
+    static func isSafePath(_ path: String) -> Bool {
+        !path.isEmpty && path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { isSafeName(String($0)) }
+    }
+}

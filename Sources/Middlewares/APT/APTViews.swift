@@ -1,0 +1,12 @@
+import Pipeline
+
+/// How `apt.repository` reads a source, by capability: the first view whose capability the
+/// source has is used; `gateway check` names them all when none fits.
+enum APTViews {
+    static var views: [SourceView<any APTPackageSource>] {
+        [
+            SourceView("APT packages of its own", as: (any APTPackageSource).self) { $0 },
+            SourceView("a file tree (.deb files in any folder)", as: (any FileTree).self) { FileTreePackages(tree: $0) },
+        ]
+    }
+}

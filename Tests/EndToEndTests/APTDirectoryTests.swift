@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+import Pipeline
+
+/// `apt.repository` over a `directory` source, driven by the real apt-get, gpgv and sqv over TLS
+/// with a test CA (issue 12, runs 1, 5, 6 and 7 for a folder of .debs).
+@Suite("apt repository from a directory source", .serialized)
+struct APTDirectoryTests {
+    /// A folder of packages, a signing key and a gateway serving them at /apt/.
+    final class Fixture: @unchecked Sendable {
+        let work = TemporaryDirectory("apt-fixture")
+        let certificates = TestCertificates()
+        var debs: String { work.file("debs") }
+        var keyFile: String { work.file("keys/signing.asc") }
+        var keyring: String { work.file("keys/repository.gpg") }
+        let key: OpenPGPSecretKey
+
+        init() throws {
+            key = try OpenPGPSecretKey.generate(userID: "Gateway tests <apt@example.com>", created: Date(timeIntervalSince1970: 1_700_000_000))
+            work.write("keys/signing.asc", key.armored)
+            work.write("keys/repository.gpg", Data(key.certificate.binary))
+            DebBuilder.build(name: "hello", version: "1.0-1", compression: "gzip", into: debs)
+            DebBuilder.build(name: "hello", version: "1.1-1", compression: "xz", into: debs + "/newer")
+            DebBuilder.build(name: "hello-doc", version: "2:1.0", architecture: "all", compression: "zstd", into: debs)
+            DebBuilder.build(name: "libgreet1", version: "0.9", compression: "xz", into: debs + "/lib", extraControl: "Source: libgreet (0.9)")
+            work.write("debs/not-a-package.deb", "this is not an ar archive\n")
+            // A real package cut short inside its control archive.
+            let full = try Data(contentsOf: URL(fileURLWithPath: DebBuilder.build(name: "cut", version: "1.0", into: work.file("whole"))))
+            work.write("debs/truncated.deb", full.prefix(200))
+        }
+
+        func startGateway(extra: String = "") throws -> GatewayProcess {
+            try GatewayProcess(config: """
+                {"version": 1,
+                 "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                                "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}}],
+                 "sources": {"debs": {"type": "directory", "path": "\(debs)"}},
+                 "stacks": {"apt": {"match": {"pathPrefix": ["/apt/"]}, "chain": [
+                    {"type": "log"},
+                    {"type": "apt.repository", "source": "debs", "signingKeyFile": "\(keyFile)", "freshFor": "0s"\(extra)},
+                    {"type": "upstream"}]}}}
+                """, directory: certificates.directory)
+        }
+
+        func client(_ gateway: GatewayProcess, keyring: String? = nil) -> APTClient {
+            APTClient(uri: "https://localhost:\(gateway.port("https"))/apt/", keyring: keyring ?? self.keyring, caFile: certificates.ca)
+        }
+    }
+
+    @Test("apt-get update, policy and download work with no warning; bytes equal the .deb")
+    func updateAndDownload() throws {
+        let fixture = try Fixture()
+        let gateway = try fixture.startGateway()
+        let apt = fixture.client(gateway)
+        let update = apt.update()
+        #expect(update.status == 0, "apt-get update failed:\n\(update.output)\n\(update.stderr)")
+        #expect(APTClient.problems(update).isEmpty, "\(update.output)\n\(update.stderr)")
+
+        // Two versions of one package are listed (apt.md rule 11); the arch-all one too.
+        let policy = apt.run("apt-cache", ["policy", "hello", "hello-doc", "libgreet1"])
+        #expect(policy.output.contains("1.0-1"), "\(policy.output)")
+        #expect(policy.output.contains("1.1-1"), "\(policy.output)")
+        #expect(policy.output.contains("2:1.0"), "\(policy.output)")
+        #expect(policy.output.contains("Candidate: 0.9"), "\(policy.output)")
+
+        let download = apt.run("apt-get", ["download", "hello=1.0-1", "hello-doc", "libgreet1"])
+        #expect(download.status == 0, "apt-get download failed:\n\(download.output)\n\(download.stderr)")
+        let fetched = try Data(contentsOf: URL(fileURLWithPath: apt.directory.file("download/hello_1.0-1_amd64.deb")))
+        let original = try Data(contentsOf: URL(fileURLWithPath: fixture.debs + "/hello_1.0-1_amd64.deb"))
+        #expect(fetched == original)
+        #expect(FileManager.default.fileExists(atPath: apt.directory.file("download/hello-doc_2%3a1.0_all.deb")))
+
+        // apt asked for by-hash names, and the pool follows Debian's layout (lib prefix, source name).
+        let paths = gateway.accessLog.compactMap { $0["path"] as? String }
+        #expect(paths.contains { $0.contains("/binary-amd64/by-hash/SHA256/") }, "\(paths)")
+        #expect(paths.contains("/apt/pool/main/libg/libgreet/libgreet1_0.9_amd64.deb"), "\(paths)")
+        #expect(paths.contains("/apt/pool/main/h/hello-doc/hello-doc_1.0_all.deb"), "\(paths)")
+    }
+
+    @Test("a folder that is not a package, or one whose control archive is cut, is left out with one log line each")
+    func badPackagesLeftOut() throws {
+        let fixture = try Fixture()
+        let gateway = try fixture.startGateway()
+        let packages = Tool.curl(["--cacert", fixture.certificates.ca,
+                                  gateway.url("https", "/apt/dists/stable/main/binary-amd64/Packages", scheme: "https", host: "localhost")])
+        #expect(packages.status == 0)
+        let names = packages.output.split(separator: "\n").filter { $0.hasPrefix("Package: ") }
+        #expect(names.sorted() == ["Package: hello", "Package: hello", "Package: hello-doc", "Package: libgreet1"])
+        #expect(gateway.waitForLog("not-a-package.deb"))
+        let log = gateway.stderr.split(separator: "\n")
+        #expect(log.filter { $0.contains("package left out") && $0.contains("not-a-package.deb") }.count == 1, "\(gateway.stderr)")
+        #expect(log.filter { $0.contains("package left out") && $0.contains("truncated.deb") }.count == 1, "\(gateway.stderr)")
+        // A second index read does not read (nor log) them again.
+        _ = Tool.curl(["--cacert", fixture.certificates.ca, gateway.url("https", "/apt/dists/stable/InRelease", scheme: "https", host: "localhost")])
+        #expect(gateway.stderr.split(separator: "\n").filter { $0.contains("package left out") }.count == 2)
+    }
+
+    @Test("InRelease verifies with gpgv and sqv, Release.gpg detached; a tampered Release fails")
+    func signaturesVerify() throws {
+        let fixture = try Fixture()
+        let gateway = try fixture.startGateway()
+        let out = TemporaryDirectory("apt-sig")
+        for name in ["InRelease", "Release", "Release.gpg"] {
+            let result = Tool.curl(["--cacert", fixture.certificates.ca, "-o", out.file(name),
+                                    gateway.url("https", "/apt/dists/stable/\(name)", scheme: "https", host: "localhost")])
+            #expect(result.status == 0)
+        }
+        let gpgv = Tool.run("gpgv", ["--keyring", fixture.keyring, out.file("InRelease")])
+        #expect(gpgv.status == 0, "\(gpgv.stderr)")
+        // sqv takes detached signatures only: split InRelease as apt 3 does (apt.md §4.1).
+        let inRelease = try String(contentsOfFile: out.file("InRelease"), encoding: .utf8)
+        let parts = inRelease.components(separatedBy: "\n-----BEGIN PGP SIGNATURE-----")
+        #expect(parts.count == 2)
+        let body = parts[0].components(separatedBy: "\n\n").dropFirst().joined(separator: "\n\n")
+        out.write("InRelease.content", body.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("- ") ? String($0.dropFirst(2)) : String($0) }.joined(separator: "\n"))
+        out.write("InRelease.sig", "-----BEGIN PGP SIGNATURE-----" + parts[1])
+        let sqv = Tool.run("sqv", ["--keyring", fixture.keyring, out.file("InRelease.sig"), out.file("InRelease.content")])
+        #expect(sqv.status == 0, "\(sqv.stderr)")
+        let detached = Tool.run("gpgv", ["--keyring", fixture.keyring, out.file("Release.gpg"), out.file("Release")])
+        #expect(detached.status == 0, "\(detached.stderr)")
+        let detachedSQV = Tool.run("sqv", ["--keyring", fixture.keyring, out.file("Release.gpg"), out.file("Release")])
+        #expect(detachedSQV.status == 0, "\(detachedSQV.stderr)")
+
+        let release = try String(contentsOfFile: out.file("Release"), encoding: .utf8)
+        #expect(release.contains("\nSHA256:\n"))
+        #expect(!release.contains("MD5Sum:") && !release.contains("SHA512:"))
+        #expect(release.contains("Acquire-By-Hash: yes"))
+        #expect(release.contains("Architectures: amd64\n"))
+        out.write("Release", release.replacingOccurrences(of: "Suite: stable", with: "Suite: stabl3"))
+        let tampered = Tool.run("gpgv", ["--keyring", fixture.keyring, out.file("Release.gpg"), out.file("Release")])
+        #expect(tampered.status != 0)
+
+        // The public key is served anonymously in both forms.
+        let key = Tool.curl(["--cacert", fixture.certificates.ca, gateway.url("https", "/apt/key.gpg", scheme: "https", host: "localhost")])
+        #expect(key.stdout == Data(fixture.key.certificate.binary))
+    }
+
+    @Test("apt refuses the repository when Signed-By names another key")
+    func wrongKeyRefused() throws {
+        let fixture = try Fixture()
+        let gateway = try fixture.startGateway()
+        let other = try OpenPGPSecretKey.generate(userID: "Someone else <other@example.com>", created: Date(timeIntervalSince1970: 1_700_000_000))
+        let keyring = fixture.work.write("keys/other.gpg", Data(other.certificate.binary))
+        let apt = fixture.client(gateway, keyring: keyring)
+        let update = apt.update()
+        #expect(update.status != 0)
+        #expect((update.output + update.stderr).contains("NO_PUBKEY") || (update.output + update.stderr).contains("not signed"),
+                "\(update.output)\n\(update.stderr)")
+        let install = apt.run("apt-get", ["download", "hello"])
+        #expect(install.status != 0)
+    }
+
+    @Test("two gateways on the same folder serve byte-identical InRelease; paths outside the index are 404")
+    func replicasAgree() throws {
+        let fixture = try Fixture()
+        let first = try fixture.startGateway()
+        let second = try fixture.startGateway()
+        func fetch(_ gateway: GatewayProcess, _ path: String) -> Tool.Result {
+            Tool.curl(["--cacert", fixture.certificates.ca, "-w", "\n%{http_code}", gateway.url("https", path, scheme: "https", host: "localhost")])
+        }
+        let a = fetch(first, "/apt/dists/stable/InRelease"), b = fetch(second, "/apt/dists/stable/InRelease")
+        #expect(a.output.hasSuffix("\n200"))
+        #expect(a.stdout == b.stdout)
+        for path in ["/apt/pool/main/h/hello/hello_9.9_amd64.deb", "/apt/dists/stable/main/binary-i386/Packages",
+                     "/apt/pool/main/../../keys/signing.asc", "/apt/dists/other/InRelease"] {
+            #expect(fetch(first, path).output.hasSuffix("\n404") || fetch(first, path).output.hasSuffix("\n400"), "\(path)")
+        }
+    }
+}
