@@ -46,6 +46,7 @@ struct ObjectsHandler: Middleware {
             return Self.s3Error(404, "NoSuchKey", "The specified key does not exist.")
         }
         state.count("objects.served", "objects.served.\(found.asset.name)")
+        if request.headers["Range"] != nil { state.count("objects.ranged") }
         let headers: HTTPFields = [
             "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes",
             "Content-Disposition": "attachment; filename=\(found.asset.name)",

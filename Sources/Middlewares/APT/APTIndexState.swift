@@ -15,6 +15,8 @@ final class APTIndexState: Sendable {
         var generation: String?
         var checked: ContinuousClock.Instant?
         var building: Task<APTIndex, any Error>?
+        /// The source's `cheapGeneration` when the index was last checked.
+        var cheapGeneration: String?
         /// By-hash files of the indices before the current one, for clients holding an older InRelease.
         var olderByHash: [[String: APTIndex.File]] = []
     }
@@ -36,7 +38,8 @@ final class APTIndexState: Sendable {
     func index() async throws -> APTIndex {
         let now = ContinuousClock.now
         let (ready, running): (APTIndex?, Task<APTIndex, any Error>?) = state.withLock { state in
-            if let index = state.index, let checked = state.checked, now - checked < freshFor { return (index, nil) }
+            if let index = state.index, let checked = state.checked, now - checked < freshFor,
+               source.cheapGeneration == nil || source.cheapGeneration == state.cheapGeneration { return (index, nil) }
             if let building = state.building { return (nil, building) }
             let task = Task { try await self.refresh() }
             state.building = task
@@ -49,10 +52,14 @@ final class APTIndexState: Sendable {
     private func refresh() async throws -> APTIndex {
         defer { state.withLock { $0.building = nil } }
         let previous = state.withLock { ($0.index, $0.generation) }
+        let cheap = source.cheapGeneration
         do {
             let generation = try await source.generation()
             if let index = previous.0, generation == previous.1 {
-                state.withLock { $0.checked = .now }
+                state.withLock { state in
+                    state.checked = .now
+                    state.cheapGeneration = cheap
+                }
                 return index
             }
             let scan = try await source.scan(components: renderer.shape.components)
@@ -88,13 +95,17 @@ final class APTIndexState: Sendable {
                 state.index = index
                 state.generation = generation
                 state.checked = .now
+                state.cheapGeneration = cheap
             }
             Log.info("apt: index built", [("packages", String(packages.count)), ("date", APTIndexRenderer.releaseDate(date))])
             return index
         } catch {
             Log.warning("apt: index not rebuilt", [("reason", "\(error)")])
             if let index = previous.0 {
-                state.withLock { $0.checked = .now }
+                state.withLock { state in
+                    state.checked = .now
+                    state.cheapGeneration = cheap
+                }
                 return index
             }
             throw error

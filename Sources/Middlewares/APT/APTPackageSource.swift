@@ -5,6 +5,10 @@ import Pipeline
 protocol APTPackageSource: Sendable {
     /// A cheap value that changes whenever the packages may have changed.
     func generation() async throws -> String
+    /// A value read without any I/O that changes when the source learnt of a change (a webhook
+    /// invalidated a release feed): the index is then checked at once, whatever `freshFor` says.
+    /// Nil when the source has none.
+    var cheapGeneration: String? { get }
     /// Every readable package now, and the newest time of anything in the source (the Release's
     /// Date). Packages that cannot be read are left out with one log line each, and read again
     /// only when they change. `components` are the repository's; the first is the default.
@@ -25,4 +29,8 @@ struct APTScan: Sendable {
 enum APTObject: Sendable {
     case file(OpenFile)
     case upstream(Request)
+}
+
+extension APTPackageSource {
+    var cheapGeneration: String? { nil }
 }

@@ -22,7 +22,7 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
         summary: "A signed APT repository (InRelease, Packages, by-hash, pool) from the .deb files of a source.",
         phase: .behaviour,
         options: [
-            OptionSpec("source", "string", "source of the .deb files (a name in \"sources\"): a directory", required: true),
+            OptionSpec("source", "string", "source of the .deb files (a name in \"sources\"): a directory or a github source", required: true),
             OptionSpec("signingKeyFile", "path", "unprotected ASCII-armored OpenPGP secret key (Ed25519 or RSA >= 3072) that signs the Release",
                        required: true),
             OptionSpec("suite", "string", "the suite (dists/<suite>)", default: "stable"),
@@ -33,7 +33,10 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
             OptionSpec("label", "string", "Release Label (never change it once clients use the repository)", default: "gateway"),
             OptionSpec("codename", "string", "Release Codename (never change it once clients use the repository)", default: "the suite"),
             OptionSpec("description", "string", "Release Description"),
-            OptionSpec("freshFor", "duration", "how long an index is served before the source is checked for changes", default: "1m"),
+            OptionSpec("freshFor", "duration", "how long an index is served before the source is checked for changes (a webhook checks at once)",
+                       default: "1m"),
+            OptionSpec("repositories", "[string]", "github: the repositories whose releases hold .deb assets", default: "all of the owner's"),
+            OptionSpec("cacheDirectory", "path", "github: keeps what was read from each .deb asset across restarts"),
         ],
         build: { options, context in
             let name = options.string("source", required: true)
@@ -73,8 +76,11 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
                     options.error("signingKeyFile", "\(error)")
                 }
             }
+            let repositories = options.has("repositories") ? options.strings("repositories") : nil
+            let store = APTControlStore(directory: options.path("cacheDirectory"))
+            let views = APTViews(repositories: repositories, downstream: context.downstream(), store: store)
             let source: (any APTPackageSource)? = name.flatMap {
-                context.source($0, at: options.pointer.appending("source"), for: "APT packages", views: APTViews.views)
+                context.source($0, at: options.pointer.appending("source"), for: "APT packages", views: views.views)
             }
             var roots = context.stackPathPrefixes.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
             if roots.isEmpty { roots = [""] }

@@ -1,0 +1,123 @@
+import Foundation
+import Pipeline
+import Testing
+
+/// `apt.repository` over a `github` source: .deb assets of the stand-in's releases, read with
+/// Range requests, installed with the real apt-get (issue 12, runs 1, 3 and 7).
+@Suite("apt repository from github releases", .serialized)
+struct APTGitHubTests {
+    static let hookSecret = "hook-secret-0123456789"
+
+    final class World: @unchecked Sendable {
+        let fixtures = GitHubFixtures()
+        let work = TemporaryDirectory("apt-github")
+        let certificates = TestCertificates()
+        let key: OpenPGPSecretKey
+        var standIn: StandInProcess!
+        var gateway: GatewayProcess!
+        let repo: FixtureRepository
+        var keyring: String { work.file("keys/repository.gpg") }
+        var assets: [String: [UInt8]] = [:]
+
+        init() throws {
+            key = try OpenPGPSecretKey.generate(userID: "Gateway tests <apt@example.com>", created: Date(timeIntervalSince1970: 1_700_000_000))
+            work.write("keys/signing.asc", key.armored)
+            work.write("keys/repository.gpg", Data(key.certificate.binary))
+            repo = fixtures.repo("hello-deb")
+            repo.commit(["README.md": "hello\n"])
+            repo.tag("v1.0.0")
+            repo.tag("v1.1.0")
+            repo.release("v1.0.0", assets: ["hello_1.0-1_amd64.deb": deb("hello", "1.0-1", compression: "gzip")])
+            repo.release("v1.1.0", assets: ["hello_1.1-1_amd64.deb": deb("hello", "1.1-1", compression: "xz"),
+                                            "hello-doc_1.1-1_all.deb": deb("hello-doc", "1.1-1", architecture: "all", compression: "zstd"),
+                                            "broken.deb": Array("not a package".utf8), "notes.txt": Array("notes".utf8)])
+            standIn = try StandInProcess(fixtures: fixtures)
+        }
+
+        func deb(_ name: String, _ version: String, architecture: String = "amd64", compression: String) -> [UInt8] {
+            let path = DebBuilder.build(name: name, version: version, architecture: architecture, compression: compression, into: work.file("built"))
+            let bytes = Array(try! Data(contentsOf: URL(fileURLWithPath: path)))
+            assets[URL(fileURLWithPath: path).lastPathComponent] = bytes
+            return bytes
+        }
+
+        func start(freshFor: String = "1h") throws {
+            gateway = try GatewayProcess(config: """
+                {"version": 1,
+                 "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                                "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}},
+                               {"name": "hooks", "listen": "127.0.0.2:0"}],
+                 "sources": {"org": {"type": "github", "owner": "\(fixtures.owner)", "api": "\(standIn.api)", "freshFor": "\(freshFor)",
+                                     "app": {"id": "\(fixtures.appID)", "installation": "\(fixtures.installation)",
+                                             "privateKeyFile": "\(fixtures.appKeyPath)"}}},
+                 "stacks": {
+                   "hooks": {"match": {"pathPrefix": ["/hooks/"]}, "listeners": ["hooks"],
+                             "chain": [{"type": "log"}, {"type": "github.webhook", "source": "org", "secret": "\(hookSecret)"}]},
+                   "apt": {"match": {"pathPrefix": ["/apt/"]}, "listeners": ["https"], "chain": [
+                     {"type": "log"},
+                     {"type": "apt.repository", "source": "org", "signingKeyFile": "\(work.file("keys/signing.asc"))",
+                      "repositories": ["hello-deb"], "freshFor": "\(freshFor)", "cacheDirectory": "\(work.file("cache"))"},
+                     {"type": "upstream"}]}},
+                 "run": ["hooks", "apt"]}
+                """, directory: certificates.directory)
+        }
+
+        func client() -> APTClient {
+            APTClient(uri: "https://localhost:\(gateway.port("https"))/apt/", keyring: keyring, caFile: certificates.ca)
+        }
+    }
+
+    @Test("apt-get update and download from release assets; two versions listed; bytes equal the asset; control read by Range")
+    func updateAndDownload() async throws {
+        let world = try World()
+        try world.start()
+        let apt = world.client()
+        let update = apt.update()
+        #expect(update.status == 0, "apt-get update failed:\n\(update.output)\n\(update.stderr)")
+        #expect(APTClient.problems(update).isEmpty, "\(update.output)\n\(update.stderr)")
+        let policy = apt.run("apt-cache", ["policy", "hello"])
+        #expect(policy.output.contains("1.0-1") && policy.output.contains("1.1-1"), "\(policy.output)")
+
+        let download = apt.run("apt-get", ["download", "hello=1.0-1", "hello-doc"])
+        #expect(download.status == 0, "apt-get download failed:\n\(download.output)\n\(download.stderr)")
+        let fetched = Array(try Data(contentsOf: URL(fileURLWithPath: apt.directory.file("download/hello_1.0-1_amd64.deb"))))
+        #expect(fetched == world.assets["hello_1.0-1_amd64.deb"])
+
+        // Each .deb's control data came from one Range request; the broken asset is named once in the log.
+        let counters = try await world.standIn.counters()
+        #expect(counters["objects.ranged"] == 4, "\(counters)")
+        #expect(world.gateway.stderr.split(separator: "\n").filter { $0.contains("package left out") && $0.contains("broken.deb") }.count == 1,
+                "\(world.gateway.stderr)")
+    }
+
+    @Test("a restarted gateway reads no asset again (kept on disk); a webhook makes a new release visible at once")
+    func restartAndWebhook() async throws {
+        let world = try World()
+        try world.start()
+        let first = world.client().update()
+        #expect(first.status == 0, "\(first.output)\n\(first.stderr)")
+        world.gateway.stop()
+        try await world.standIn.resetCounters()
+
+        try world.start()
+        let apt = world.client()
+        #expect(apt.update().status == 0)
+        #expect(try await world.standIn.counter("objects.ranged") == 0, "control data read again after a restart")
+
+        // A new release, cached for an hour: only the webhook makes it visible.
+        world.repo.tag("v1.2.0")
+        world.repo.release("v1.2.0", assets: ["hello_1.2-1_amd64.deb": world.deb("hello", "1.2-1", compression: "gzip")])
+        let delivery = try await world.standIn.deliver(
+            to: world.gateway.url("hooks", "/hooks/github", host: "127.0.0.2"), secret: APTGitHubTests.hookSecret, event: "release",
+            repository: "hello-deb", extra: JSONObject([("action", "published")]))
+        #expect(delivery.status == 200, "\(delivery)")
+        let update = apt.update()
+        #expect(update.status == 0, "\(update.output)\n\(update.stderr)")
+        let policy = apt.run("apt-cache", ["policy", "hello"])
+        #expect(policy.output.contains("Candidate: 1.2-1"), "\(policy.output)")
+        let download = apt.run("apt-get", ["download", "hello"])
+        #expect(download.status == 0, "\(download.output)\n\(download.stderr)")
+        let fetched = Array(try Data(contentsOf: URL(fileURLWithPath: apt.directory.file("download/hello_1.2-1_amd64.deb"))))
+        #expect(fetched == world.assets["hello_1.2-1_amd64.deb"])
+    }
+}
