@@ -9,11 +9,11 @@ enum CLI {
     /// Every command, in the order `gateway help` lists them.
     static let specs: [CommandSpec] = [
         ServeCommand.spec, CheckCommand.spec, SignalCommand.reload, SignalCommand.stop, SignalCommand.upgrade, ListTypesCommand.spec,
-        CertCommand.spec, HashPasswordCommand.spec, OCICommand.spec, versionSpec, helpSpec,
+        CertCommand.spec, HashPasswordCommand.spec, OCICommand.spec, APTCommand.keygen, APTCommand.index, versionSpec, helpSpec,
     ]
 
     static let versionSpec = CommandSpec("version", summary: "Prints the version.")
-    static let helpSpec = CommandSpec("help", arguments: "[COMMAND]", positional: 1,
+    static let helpSpec = CommandSpec("help", arguments: "[COMMAND]", positional: 2,
                                       summary: "Prints every command with its options, or one command's help.")
 
     static var commands: [String] { specs.map(\.name) }

@@ -4,7 +4,7 @@ import Middlewares
 import Glibc
 #endif
 
-// gateway: serve | check | reload | stop | upgrade | list-types | cert --dev | hash-password | oci push | version | help
+// gateway: serve | check | reload | stop | upgrade | list-types | cert --dev | hash-password | oci push | apt keygen|index | version | help
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let command = arguments.first else {
     CLI.usageError("missing command (one of \(CLI.commands.joined(separator: ", "))); see `gateway help`")
@@ -21,6 +21,7 @@ case "list-types": exit(ListTypesCommand.run(rest))
 case "cert": exit(CertCommand.run(rest))
 case "hash-password": exit(HashPasswordCommand.run(rest))
 case "oci": exit(OCICommand.run(rest))
+case "apt": exit(APTCommand.run(rest))
 case "version", "--version", "-v":
     _ = CLI.parse(rest, CLI.versionSpec)
     print("gateway \(GatewayVersion.string)")
@@ -31,7 +32,8 @@ case "help", "--help", "-h":
         print(CLI.usage, terminator: "")
         exit(0)
     }
-    guard let spec = CLI.specs.first(where: { $0.name == topic }) else {
+    let name = topic == "apt" && rest.count > 1 ? "apt " + rest[1] : topic
+    guard let spec = CLI.specs.first(where: { $0.name == name }) else {
         CLI.usageError("unknown command \"\(topic)\"" + DidYouMean.hint(for: topic, among: CLI.commands))
     }
     print(spec.help, terminator: "")

@@ -167,4 +167,58 @@ struct APTDirectoryTests {
             #expect(fetch(first, path).output.hasSuffix("\n404") || fetch(first, path).output.hasSuffix("\n400"), "\(path)")
         }
     }
+
+    @Test("the default pipeline's example repository: update, both versions listed, the newest downloaded")
+    func embeddedExample() throws {
+        let certificates = TestCertificates()
+        let gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                            "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}}],
+             "sources": {"apt-examples": {"type": "directory", "path": "\(Paths.root)/examples/apt/debs"}},
+             "stacks": {"apt": {"match": {"pathPrefix": ["/apt/"]}, "chain": [
+                {"type": "log"},
+                {"type": "apt.repository", "source": "apt-examples", "signingKeyFile": "\(Paths.root)/examples/apt/keys/dev-signing.asc"},
+                {"type": "upstream"}]}}}
+            """, directory: certificates.directory)
+        // The README fetches the key from the gateway; it equals the one checked in.
+        let key = Tool.curl(["--cacert", certificates.ca, gateway.url("https", "/apt/key.gpg", scheme: "https", host: "localhost")])
+        let keyring = certificates.directory.write("example.gpg", key.stdout)
+        #expect(key.stdout == (try Data(contentsOf: URL(fileURLWithPath: Paths.root + "/examples/apt/keys/dev-signing.pub.gpg"))))
+        let apt = APTClient(uri: "https://localhost:\(gateway.port("https"))/apt/", keyring: keyring, caFile: certificates.ca)
+        let update = apt.update()
+        #expect(update.status == 0 && APTClient.problems(update).isEmpty, "\(update.output)\n\(update.stderr)")
+        let policy = apt.run("apt-cache", ["policy", "hello-gateway"])
+        #expect(policy.output.contains("Candidate: 1.1.0") && policy.output.contains("1.0.0"), "\(policy.output)")
+        let download = apt.run("apt-get", ["download", "hello-gateway"])
+        #expect(download.status == 0, "\(download.output)\n\(download.stderr)")
+        #expect(FileManager.default.fileExists(atPath: apt.directory.file("download/hello-gateway_1.1.0_all.deb")))
+    }
+
+    @Test("gateway apt index writes a repository that apt installs from when served as plain files")
+    func offlineIndex() throws {
+        let fixture = try Fixture()
+        let out = TemporaryDirectory("apt-index")
+        let result = Tool.run(Paths.gateway, ["apt", "index", fixture.debs, "--out", out.file("site/apt"), "--key", fixture.keyFile])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.output.contains("4 packages"), "\(result.output)")
+        #expect(FileManager.default.fileExists(atPath: out.file("site/apt/pool/main/h/hello/hello_1.1-1_amd64.deb")))
+        let gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                            "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}}],
+             "stacks": {"site": {"chain": [{"type": "files", "root": "\(out.file("site"))"}]}}}
+            """, directory: fixture.certificates.directory)
+        let apt = fixture.client(gateway)
+        let update = apt.update()
+        #expect(update.status == 0 && APTClient.problems(update).isEmpty, "\(update.output)\n\(update.stderr)")
+        let download = apt.run("apt-get", ["download", "hello=1.1-1"])
+        #expect(download.status == 0, "\(download.output)\n\(download.stderr)")
+
+        // The same folder gives the same InRelease as the gateway serves.
+        let served = try fixture.startGateway()
+        let inRelease = Tool.curl(["--cacert", fixture.certificates.ca,
+                                   served.url("https", "/apt/dists/stable/InRelease", scheme: "https", host: "localhost")])
+        #expect(inRelease.stdout == (try Data(contentsOf: URL(fileURLWithPath: out.file("site/apt/dists/stable/InRelease")))))
+    }
 }

@@ -15,12 +15,9 @@ final class APTControlStore: Sendable {
     let directory: String?
     private let memory = Mutex<[String: Entry]>([:])
 
+    /// Nothing is created until the first entry is kept (`gateway check` changes nothing on disk).
     init(directory: String?) {
         self.directory = directory.map { $0 + "/apt-control" }
-        if let folder = self.directory {
-            try? FileSystem.makeDirectory(directory!)
-            try? FileSystem.makeDirectory(folder)
-        }
     }
 
     func lookup(_ key: String) -> Entry? {
@@ -37,6 +34,11 @@ final class APTControlStore: Sendable {
         // Written beside and renamed over, so a reader never sees half a file.
         let temporary = path + ".tmp"
         do {
+            var folder = ""
+            for part in directory!.split(separator: "/") {
+                folder += "/" + part
+                if FileSystem.status(folder)?.kind != .directory { try FileSystem.makeDirectory(folder) }
+            }
             _ = FileSystem.remove(temporary)
             let file = try OpenFile.create(path: temporary)
             try file.write(Self.encode(entry, key: key), at: 0)

@@ -49,6 +49,29 @@ final class APTIndexState: Sendable {
         return try await running!.value
     }
 
+    /// One package per pool path: the first by label; another with other bytes is logged and left out.
+    static func deduplicate(_ scanned: [APTPackage]) -> [APTPackage] {
+        var packages: [String: APTPackage] = [:]
+        for package in scanned.sorted(by: { $0.label < $1.label }) {
+            if let other = packages[package.poolPath] {
+                if other.sha256 != package.sha256 {
+                    Log.warning("apt: package left out", [("package", package.label),
+                                                         ("reason", "\(package.poolPath) is already listed from \(other.label) with other bytes")])
+                }
+                continue
+            }
+            packages[package.poolPath] = package
+        }
+        return Array(packages.values)
+    }
+
+    /// The newest time in the source (the key's creation for an empty one), never in the future
+    /// (apt.md §0 rule 3: more than 10 s ahead is refused).
+    static func releaseDate(_ scan: APTScan, key: OpenPGPSecretKey) -> Int64 {
+        let date = scan.newest > 0 ? scan.newest : Int64(key.certificate.created.timeIntervalSince1970)
+        return min(date, Int64(WallClock.now))
+    }
+
     private func refresh() async throws -> APTIndex {
         defer { state.withLock { $0.building = nil } }
         let previous = state.withLock { ($0.index, $0.generation) }
@@ -63,28 +86,17 @@ final class APTIndexState: Sendable {
                 return index
             }
             let scan = try await source.scan(components: renderer.shape.components)
-            var packages: [String: APTPackage] = [:]
-            for package in scan.packages.sorted(by: { $0.label < $1.label }) {
-                if let other = packages[package.poolPath] {
-                    if other.sha256 != package.sha256 {
-                        Log.warning("apt: package left out", [("package", package.label),
-                                                             ("reason", "\(package.poolPath) is already listed from \(other.label) with other bytes")])
-                    }
-                    continue
-                }
-                packages[package.poolPath] = package
-            }
-            var date = scan.newest > 0 ? scan.newest : Int64(renderer.signer.key.certificate.created.timeIntervalSince1970)
-            // Never in the future (apt.md §0 rule 3), never backwards while this process serves:
-            // apt takes an older Date for "not modified". An equal one is fine, because the dists
-            // files are always answered whole (no 304 by date).
-            date = min(date, Int64(WallClock.now))
+            let packages = Self.deduplicate(scan.packages)
+            var date = Self.releaseDate(scan, key: renderer.signer.key)
+            // Never backwards while this process serves: apt takes an older Date for "not
+            // modified". An equal one is fine, because the dists files are always answered whole
+            // (no 304 by date).
             if let old = previous.0 { date = max(date, old.date) }
             let keep = state.withLock { state in
                 state.olderByHash.reduce(into: [String: APTIndex.File]()) { $0.merge($1) { a, _ in a } }
             }
             let renderer = self.renderer
-            let list = Array(packages.values)
+            let list = packages
             let releaseDate = date
             let index = try await BlockingPool.shared.run { try renderer.render(list, date: releaseDate, keepingByHash: keep) }
             state.withLock { state in

@@ -85,7 +85,8 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
             var roots = context.stackPathPrefixes.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
             if roots.isEmpty { roots = [""] }
             roots.sort { $0.count > $1.count }
-            guard let key, let source else { throw ConfigError("not built", at: options.pointer) }
+            // The reason was reported above; any error means no pipeline, so this value is never used.
+            guard let key, let source else { return Unbuilt() }
             let renderer = APTIndexRenderer(shape: shape, signer: OpenPGPSigner(key: key))
             return APTRepository(state: APTIndexState(source: source, renderer: renderer, freshFor: freshFor),
                                  publicKeyArmored: Array(key.certificate.armored.utf8), publicKeyBinary: key.certificate.binary, roots: roots)
@@ -201,5 +202,12 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
 
     static func isSafePath(_ path: String) -> Bool {
         !path.isEmpty && path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { isSafeName(String($0)) }
+    }
+}
+
+/// Stands in for a behaviour whose options had errors (already reported).
+struct Unbuilt: Middleware {
+    func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
+        throw HTTPError(.internalServerError, "not configured")
     }
 }
