@@ -120,4 +120,45 @@ struct APTGitHubTests {
         let fetched = Array(try Data(contentsOf: URL(fileURLWithPath: apt.directory.file("download/hello_1.2-1_amd64.deb"))))
         #expect(fetched == world.assets["hello_1.2-1_amd64.deb"])
     }
+
+    @Test("branch mode: dists/ as gateway apt index wrote it on the apt-metadata branch; packages from the release assets")
+    func branchMode() async throws {
+        let world = try World()
+        // What a project's CI does: index the built packages (no pool) and commit dists/ to the branch.
+        let built = world.work.file("built")
+        let index = Tool.run(Paths.gateway, ["apt", "index", built, "--out", world.work.file("metadata"), "--key", world.work.file("keys/signing.asc"),
+                                             "--no-pool"])
+        #expect(index.status == 0, "\(index.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: world.work.file("metadata/pool")))
+        let mainBranch = world.repo.git(["rev-parse", "--abbrev-ref", "HEAD"])
+        world.repo.git(["checkout", "-q", "--orphan", "apt-metadata"])
+        world.repo.git(["rm", "-rfq", "."])
+        try FileManager.default.copyItem(atPath: world.work.file("metadata/dists"), toPath: world.repo.path + "/dists")
+        world.repo.git(["add", "-A"])
+        world.repo.git(["commit", "-qm", "apt metadata"])
+        world.repo.git(["checkout", "-q", mainBranch])
+
+        world.gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                            "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}}],
+             "sources": {"org": {"type": "github", "owner": "\(world.fixtures.owner)", "api": "\(world.standIn.api)",
+                                 "app": {"id": "\(world.fixtures.appID)", "installation": "\(world.fixtures.installation)",
+                                         "privateKeyFile": "\(world.fixtures.appKeyPath)"}}},
+             "stacks": {"apt": {"match": {"pathPrefix": ["/apt/"]}, "chain": [
+                 {"type": "log"},
+                 {"type": "apt.repository", "source": "org", "repositories": ["hello-deb"], "metadata": {"branch": "apt-metadata"}},
+                 {"type": "upstream"}]}}}
+            """, directory: world.certificates.directory)
+        let apt = world.client()
+        let update = apt.update()
+        #expect(update.status == 0 && APTClient.problems(update).isEmpty, "\(update.output)\n\(update.stderr)")
+        let paths = world.gateway.accessLog.compactMap { $0["path"] as? String }
+        #expect(paths.contains { $0.contains("/by-hash/SHA256/") }, "\(paths)")
+        let download = apt.run("apt-get", ["download", "hello=1.1-1", "hello-doc"])
+        #expect(download.status == 0, "\(download.output)\n\(download.stderr)")
+        let fetched = Array(try Data(contentsOf: URL(fileURLWithPath: apt.directory.file("download/hello_1.1-1_amd64.deb"))))
+        #expect(fetched == world.assets["hello_1.1-1_amd64.deb"])
+        #expect(try await world.standIn.counter("objects.ranged") == 0, "branch mode reads no asset to build anything")
+    }
 }

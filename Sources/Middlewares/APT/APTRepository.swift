@@ -11,9 +11,11 @@ import Pipeline
 /// {"type": "apt.repository", "source": "debs", "signingKeyFile": "keys/apt-signing.asc"}
 /// ```
 public struct APTRepository: Middleware, DeclaresAnonymousPaths {
-    let state: APTIndexState
-    let publicKeyArmored: [UInt8]
-    let publicKeyBinary: [UInt8]
+    let state: APTIndexState?
+    /// Set in branch mode: `dists/` comes from a branch instead of being built.
+    let branch: APTBranchMetadata?
+    let publicKeyArmored: [UInt8]?
+    let publicKeyBinary: [UInt8]?
     /// The stack's path prefixes without their trailing `/`, longest first: the repository root.
     let roots: [String]
 
@@ -24,7 +26,8 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
         options: [
             OptionSpec("source", "string", "source of the .deb files (a name in \"sources\"): a directory or a github source", required: true),
             OptionSpec("signingKeyFile", "path", "unprotected ASCII-armored OpenPGP secret key (Ed25519 or RSA >= 3072) that signs the Release",
-                       required: true),
+                       default: "required unless metadata is given"),
+            OptionSpec("metadata", "object", "github: {\"branch\": \"apt-metadata\", \"repository\": NAME} serves dists/ as committed on that branch"),
             OptionSpec("suite", "string", "the suite (dists/<suite>)", default: "stable"),
             OptionSpec("components", "[string]", "components; a .deb in a folder named after one belongs to it, any other to the first",
                        default: "[\"main\"]"),
@@ -69,7 +72,8 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
             }
             let freshFor = options.duration("freshFor", default: .seconds(60))
             var key: OpenPGPSecretKey?
-            if let path = options.path("signingKeyFile", required: true) {
+            let metadata = options.object("metadata", allowed: ["branch", "repository"])
+            if let path = options.path("signingKeyFile", required: metadata == nil) {
                 do {
                     key = try OpenPGPSecretKey.read(try options.environment.readFile(path, limit: 1 << 20))
                 } catch {
@@ -85,10 +89,23 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
             var roots = context.stackPathPrefixes.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
             if roots.isEmpty { roots = [""] }
             roots.sort { $0.count > $1.count }
+            if let metadata {
+                let branch = metadata.string("branch", required: true) ?? ""
+                let repository = metadata.string("repository") ?? repositories?.first
+                if repository == nil { metadata.error("repository", "required (or name the repository first in \"repositories\")") }
+                let feed: (any ReleaseFeed)? = name.flatMap {
+                    context.source($0, at: options.pointer.appending("source"), for: "APT metadata from a branch",
+                                   views: [SourceView("a release feed (a branch of a repository and its releases)", as: (any ReleaseFeed).self) { $0 }])
+                }
+                guard let feed, let repository, !branch.isEmpty else { return Unbuilt() }
+                return APTRepository(state: nil, branch: APTBranchMetadata(feed: feed, repository: repository, branch: branch, repositories: repositories),
+                                     publicKeyArmored: key.map { Array($0.certificate.armored.utf8) }, publicKeyBinary: key?.certificate.binary,
+                                     roots: roots)
+            }
             // The reason was reported above; any error means no pipeline, so this value is never used.
             guard let key, let source else { return Unbuilt() }
             let renderer = APTIndexRenderer(shape: shape, signer: OpenPGPSigner(key: key))
-            return APTRepository(state: APTIndexState(source: source, renderer: renderer, freshFor: freshFor),
+            return APTRepository(state: APTIndexState(source: source, renderer: renderer, freshFor: freshFor), branch: nil,
                                  publicKeyArmored: Array(key.certificate.armored.utf8), publicKeyBinary: key.certificate.binary, roots: roots)
         })
 
@@ -116,15 +133,28 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
         }
         switch found.route {
         case .keyArmored:
+            guard let publicKeyArmored else { throw HTTPError(.notFound, "not found") }
             return Response(headers: ["Content-Type": "application/pgp-keys", "Cache-Control": "max-age=300"], body: ResponseBody(bytes: publicKeyArmored))
         case .keyBinary:
+            guard let publicKeyBinary else { throw HTTPError(.notFound, "not found") }
             return Response(headers: ["Content-Type": "application/pgp-keys", "Cache-Control": "max-age=300"], body: ResponseBody(bytes: publicKeyBinary))
+        case .dists where branch != nil:
+            let path = "dists/" + (try Self.clean(found["path"]))
+            guard let bytes = try await branch!.dists(path) else { throw HTTPError(.notFound, "not found") }
+            return Self.respond(APTIndex.File(bytes, immutable: path.contains("/by-hash/")), path: path, date: nil, request: request)
+        case .pool where branch != nil:
+            let path = try Self.clean(found["path"])
+            let name = String(path.split(separator: "/").last ?? "")
+            guard name.hasSuffix(".deb"), let upstream = try await branch!.package(named: name) else { throw HTTPError(.notFound, "not found") }
+            return try await forward(upstream, label: name, request: request, context: context, next: next)
         case .dists:
+            guard let state else { throw HTTPError(.notFound, "not found") }
             let path = "dists/" + (try Self.clean(found["path"]))
             let index = try await state.index()
             guard let file = index.files[path] else { throw HTTPError(.notFound, "not found") }
             return Self.respond(file, path: path, date: index.date, request: request)
         case .pool:
+            guard let state else { throw HTTPError(.notFound, "not found") }
             let path = "pool/" + (try Self.clean(found["path"]))
             let index = try await state.index()
             guard let package = index.pool[path] else { throw HTTPError(.notFound, "not found") }
@@ -146,12 +176,13 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
 
     /// A file of `dists/`: whole every time (apt takes a 304 on InRelease as "nothing changed",
     /// and the Date alone cannot tell); by-hash files are immutable and answer ranges.
-    static func respond(_ file: APTIndex.File, path: String, date: Int64, request: Request) -> Response {
+    static func respond(_ file: APTIndex.File, path: String, date: Int64?, request: Request) -> Response {
         let name = path[(path.lastIndex(of: "/").map(path.index(after:)) ?? path.startIndex)...]
         let type: String = if name.hasSuffix(".gz") { "application/gzip" } else if name.hasSuffix(".xz") { "application/x-xz" }
             else if name == "Release.gpg" { "application/pgp-signature" } else if file.immutable { "application/octet-stream" }
             else { "text/plain; charset=utf-8" }
-        var headers: HTTPFields = ["Content-Type": type, "ETag": file.etag, "Last-Modified": HTTPDate.format(date)]
+        var headers: HTTPFields = ["Content-Type": type, "ETag": file.etag]
+        if let date { headers["Last-Modified"] = HTTPDate.format(date) }
         guard file.immutable else {
             headers["Cache-Control"] = "no-cache"
             return Response(headers: headers, body: ResponseBody(bytes: file.bytes))
@@ -169,7 +200,7 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
     /// A package's bytes: a file with ranges and validators, or its upstream request sent down the chain.
     func serve(_ package: APTPackage, request: Request, context: Context, next: Next) async throws -> Response {
         let headers: HTTPFields = ["Content-Type": "application/vnd.debian.binary-package", "Cache-Control": "max-age=31536000, immutable"]
-        switch try await state.source.object(package) {
+        switch try await state!.source.object(package) {
         case .file(let file):
             let etag = "\"" + package.sha256.prefix(32) + "\""
             var fields = headers
@@ -179,21 +210,27 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
                 guard let range else { return ResponseBody(file: file.region()) }
                 return ResponseBody(file: file.region(offset: range.lowerBound, length: range.upperBound - range.lowerBound))
             }
-        case .upstream(var upstream):
-            if let range = request.headers["Range"] { upstream.headers["Range"] = range }
-            var response = try await next(upstream, context)
-            guard response.status == .ok || response.status == .partialContent else {
-                guard response.status != .notFound else { throw HTTPError(.notFound, "not found") }
-                Log.warning("apt: package not fetched", [("package", package.label), ("status", String(response.status.code))])
-                throw HTTPError(.badGateway, "upstream unavailable")
-            }
-            var fields = headers
-            for name in ["Content-Length", "Content-Range", "ETag", "Accept-Ranges"] {
-                if let value = response.headers[name] { fields[name] = value }
-            }
-            response.headers = fields
-            return response
+        case .upstream(let upstream):
+            return try await forward(upstream, label: package.label, request: request, context: context, next: next)
         }
+    }
+
+    /// A package's upstream request sent down the chain (`cache`, `upstream`), with apt's Range.
+    func forward(_ upstream: Request, label: String, request: Request, context: Context, next: Next) async throws -> Response {
+        var upstream = upstream
+        if let range = request.headers["Range"] { upstream.headers["Range"] = range }
+        var response = try await next(upstream, context)
+        guard response.status == .ok || response.status == .partialContent else {
+            guard response.status != .notFound else { throw HTTPError(.notFound, "not found") }
+            Log.warning("apt: package not fetched", [("package", label), ("status", String(response.status.code))])
+            throw HTTPError(.badGateway, "upstream unavailable")
+        }
+        var fields: HTTPFields = ["Content-Type": "application/vnd.debian.binary-package", "Cache-Control": "max-age=31536000, immutable"]
+        for name in ["Content-Length", "Content-Range", "ETag", "Accept-Ranges"] {
+            if let value = response.headers[name] { fields[name] = value }
+        }
+        response.headers = fields
+        return response
     }
 
     static func isSafeName(_ name: String) -> Bool {
