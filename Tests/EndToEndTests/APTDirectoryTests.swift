@@ -221,4 +221,43 @@ struct APTDirectoryTests {
                                    served.url("https", "/apt/dists/stable/InRelease", scheme: "https", host: "localhost")])
         #expect(inRelease.stdout == (try Data(contentsOf: URL(fileURLWithPath: out.file("site/apt/dists/stable/InRelease")))))
     }
+
+    @Test("a .deb larger than 2 GiB (sparse) is listed with its size and streamed whole and in ranges in bounded memory")
+    func largePackage() throws {
+        let fixture = try Fixture()
+        // A real package's debian-binary and control members, then a data.tar member of 2.3 GB of holes.
+        let small = try Data(contentsOf: URL(fileURLWithPath: DebBuilder.build(name: "big", version: "1.0", into: fixture.work.file("small"))))
+        let dataHeader = try #require(small.range(of: Data("data.tar".utf8)))
+        let dataSize: Int64 = 2_300_000_000
+        var header = Data("data.tar".utf8) + Data(repeating: 0x20, count: 8)
+        header += Data("0           0     0     100644  \(dataSize)`\n".utf8)
+        #expect(header.count == 60)
+        let folder = fixture.work.file("large")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/big_1.0_amd64.deb"
+        try (small.prefix(upTo: dataHeader.lowerBound) + header).write(to: URL(fileURLWithPath: path))
+        let total = Int64(dataHeader.lowerBound) + 60 + dataSize
+        #expect(truncate(path, off_t(total)) == 0)
+
+        let gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "http", "listen": "127.0.0.1:0"}],
+             "sources": {"debs": {"type": "directory", "path": "\(folder)"}},
+             "stacks": {"apt": {"match": {"pathPrefix": ["/apt/"]}, "chain": [
+                {"type": "apt.repository", "source": "debs", "signingKeyFile": "\(fixture.keyFile)"},
+                {"type": "upstream"}]}}}
+            """)
+        let packages = Tool.curl([gateway.url("http", "/apt/dists/stable/main/binary-amd64/Packages")], timeout: 300)
+        #expect(packages.output.contains("Package: big\n"), "\(packages.output)")
+        #expect(packages.output.contains("Size: \(total)\n"), "\(packages.output)")
+        let url = gateway.url("http", "/apt/pool/main/b/big/big_1.0_amd64.deb")
+        let whole = Tool.curl(["-o", "/dev/null", "-w", "%{http_code} %{size_download}", url], timeout: 600)
+        #expect(whole.output == "200 \(total)")
+        let tail = Tool.curl(["-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-H", "Range: bytes=\(total - 10)-", url])
+        #expect(tail.output == "206 10")
+        // The peak resident size stays far below the file's size.
+        let status = try String(contentsOfFile: "/proc/\(gateway.process.pid)/status", encoding: .utf8)
+        let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") } ?? Int.max
+        #expect(peak < 300_000, "peak resident size \(peak) kB")
+    }
 }
