@@ -24,7 +24,7 @@ test_packages=(curl ca-certificates openssl nginx wrk nghttp2-client haproxy doc
 # Running behind a load balancer (docs/operations.md): systemd-socket-activate and systemd-analyze;
 # promtool (Debian's prometheus) checks /metrics.
 test_packages+=(systemd prometheus)
-bench_packages=(nginx wrk curl nghttp2-client)
+bench_packages=(nginx wrk curl nghttp2-client apt-utils dpkg-dev xz-utils bc)
 
 case "$profile" in
   run|fuzz)  wanted=("${build_packages[@]}") ;;
