@@ -161,4 +161,40 @@ struct APTGitHubTests {
         #expect(fetched == world.assets["hello_1.1-1_amd64.deb"])
         #expect(try await world.standIn.counter("objects.ranged") == 0, "branch mode reads no asset to build anything")
     }
+
+    @Test("200 .deb assets: the first build reads each once by Range; a rebuild with no change reads none and lists one page")
+    func manyAssets() async throws {
+        let world = try World()
+        let many = world.fixtures.repo("many-debs")
+        many.commit(["README.md": "many\n"])
+        many.tag("v1.0.0")
+        let bytes = world.deb("tool", "1.0-1", compression: "xz")
+        many.release("v1.0.0", assets: Dictionary(uniqueKeysWithValues: (0..<200).map { ("tool-\($0)_1.0-1_amd64.deb", bytes) }))
+        world.gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "http", "listen": "127.0.0.1:0"}],
+             "sources": {"org": {"type": "github", "owner": "\(world.fixtures.owner)", "api": "\(world.standIn.api)", "freshFor": "1s",
+                                 "app": {"id": "\(world.fixtures.appID)", "installation": "\(world.fixtures.installation)",
+                                         "privateKeyFile": "\(world.fixtures.appKeyPath)"}}},
+             "stacks": {"apt": {"match": {"pathPrefix": ["/apt/"]}, "chain": [
+                 {"type": "apt.repository", "source": "org", "signingKeyFile": "\(world.work.file("keys/signing.asc"))",
+                  "repositories": ["many-debs"], "freshFor": "1s"},
+                 {"type": "upstream"}]}}}
+            """, directory: world.certificates.directory)
+        let url = world.gateway.url("http", "/apt/dists/stable/main/binary-amd64/Packages")
+        let first = Tool.curl(["-w", "\n%{http_code}", url], timeout: 300)
+        #expect(first.output.hasSuffix("\n200") && first.output.contains("Package: tool\n"), "\(first.output)")
+        let built = try await world.standIn.counters()
+        #expect(built["objects.ranged"] == 200, "\(built)")
+        print("apt: first build of 200 assets: \(built["api"] ?? 0) API calls (releases \(built["api.releases"] ?? 0), asset downloads \(built["api.asset"] ?? 0)), \(built["objects.ranged"] ?? 0) Range reads")
+
+        try await world.standIn.resetCounters()
+        try await Task.sleep(for: .milliseconds(2500))
+        let second = Tool.curl(["-w", "\n%{http_code}", url])
+        #expect(second.output == first.output)
+        let rebuilt = try await world.standIn.counters()
+        #expect(rebuilt["objects.ranged"] == nil && rebuilt["api.asset"] == nil, "\(rebuilt)")
+        #expect((rebuilt["api.releases"] ?? 0) <= 1, "\(rebuilt)")
+        print("apt: rebuild with no change: \(rebuilt["api"] ?? 0) API calls (releases \(rebuilt["api.releases"] ?? 0), \(rebuilt["api.notModified"] ?? 0) answered 304), \(rebuilt["objects.ranged"] ?? 0) Range reads")
+    }
 }

@@ -35,18 +35,31 @@ final class APTIndexState: Sendable {
     func invalidate() { state.withLock { $0.checked = nil } }
 
     /// The current index, refreshed first when it is older than `freshFor`.
-    func index() async throws -> APTIndex {
+    /// While a rebuild runs, a request waits for it up to `patience` (so the `apt-get update`
+    /// after a webhook sees the new release), then gets the last complete index.
+    func index(patience: Duration = .seconds(10)) async throws -> APTIndex {
         let now = ContinuousClock.now
-        let (ready, running): (APTIndex?, Task<APTIndex, any Error>?) = state.withLock { state in
+        let (ready, running, current): (APTIndex?, Task<APTIndex, any Error>?, APTIndex?) = state.withLock { state in
             if let index = state.index, let checked = state.checked, now - checked < freshFor,
-               source.cheapGeneration == nil || source.cheapGeneration == state.cheapGeneration { return (index, nil) }
-            if let building = state.building { return (nil, building) }
+               source.cheapGeneration == nil || source.cheapGeneration == state.cheapGeneration { return (index, nil, nil) }
+            if let building = state.building { return (nil, building, state.index) }
             let task = Task { try await self.refresh() }
             state.building = task
-            return (nil, task)
+            return (nil, task, state.index)
         }
         if let ready { return ready }
-        return try await running!.value
+        guard let current, let running else { return try await running!.value }
+        // The build goes on after the wait; only this request stops waiting for it.
+        return await withTaskGroup(of: APTIndex?.self) { group in
+            group.addTask { try? await running.value }
+            group.addTask {
+                try? await Task.sleep(for: patience)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? current
+        }
     }
 
     /// One package per pool path: the first by label; another with other bytes is logged and left out.

@@ -146,7 +146,7 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
             let path = try Self.clean(found["path"])
             let name = String(path.split(separator: "/").last ?? "")
             guard name.hasSuffix(".deb"), let upstream = try await branch!.package(named: name) else { throw HTTPError(.notFound, "not found") }
-            return try await forward(upstream, label: name, request: request, context: context, next: next)
+            return try await forward(upstream, label: name, length: nil, request: request, context: context, next: next)
         case .dists:
             guard let state else { throw HTTPError(.notFound, "not found") }
             let path = "dists/" + (try Self.clean(found["path"]))
@@ -211,12 +211,18 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
                 return ResponseBody(file: file.region(offset: range.lowerBound, length: range.upperBound - range.lowerBound))
             }
         case .upstream(let upstream):
-            return try await forward(upstream, label: package.label, request: request, context: context, next: next)
+            return try await forward(upstream, label: package.label, length: package.size, request: request, context: context, next: next)
         }
     }
 
     /// A package's upstream request sent down the chain (`cache`, `upstream`), with apt's Range.
-    func forward(_ upstream: Request, label: String, request: Request, context: Context, next: Next) async throws -> Response {
+    func forward(_ upstream: Request, label: String, length: Int64?, request: Request, context: Context, next: Next) async throws -> Response {
+        var fields: HTTPFields = ["Content-Type": "application/vnd.debian.binary-package", "Cache-Control": "max-age=31536000, immutable"]
+        if request.method == .head {
+            // Answered from what the index knows: a HEAD must not fetch the asset.
+            if let length { fields["Content-Length"] = String(length) }
+            return Response(headers: fields, body: ResponseBody(content: .empty, length: nil))
+        }
         var upstream = upstream
         if let range = request.headers["Range"] { upstream.headers["Range"] = range }
         var response = try await next(upstream, context)
@@ -225,7 +231,6 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
             Log.warning("apt: package not fetched", [("package", label), ("status", String(response.status.code))])
             throw HTTPError(.badGateway, "upstream unavailable")
         }
-        var fields: HTTPFields = ["Content-Type": "application/vnd.debian.binary-package", "Cache-Control": "max-age=31536000, immutable"]
         for name in ["Content-Length", "Content-Range", "ETag", "Accept-Ranges"] {
             if let value = response.headers[name] { fields[name] = value }
         }
