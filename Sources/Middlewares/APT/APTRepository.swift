@@ -150,15 +150,27 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
         case .dists:
             guard let state else { throw HTTPError(.notFound, "not found") }
             let path = "dists/" + (try Self.clean(found["path"]))
-            let index = try await state.index()
+            let index = try await Self.index(of: state)
             guard let file = index.files[path] else { throw HTTPError(.notFound, "not found") }
             return Self.respond(file, path: path, date: index.date, request: request)
         case .pool:
             guard let state else { throw HTTPError(.notFound, "not found") }
             let path = "pool/" + (try Self.clean(found["path"]))
-            let index = try await state.index()
+            let index = try await Self.index(of: state)
             guard let package = index.pool[path] else { throw HTTPError(.notFound, "not found") }
             return try await serve(package, request: request, context: context, next: next)
+        }
+    }
+
+    /// The current index; when there is none yet and it cannot be built, a 503 with Retry-After
+    /// (apt retries 503, apt.md §5.4) whose body names no source detail (that is in the log).
+    static func index(of state: APTIndexState) async throws -> APTIndex {
+        do {
+            return try await state.index()
+        } catch let error as HTTPError where error.status == .serviceUnavailable {
+            throw error
+        } catch {
+            throw HTTPError(.serviceUnavailable, "the repository index is not available yet", headers: ["Retry-After": "30"])
         }
     }
 
