@@ -83,9 +83,20 @@ struct APTGitHubTests {
         let fetched = Array(try Data(contentsOf: URL(fileURLWithPath: apt.directory.file("download/hello_1.0-1_amd64.deb"))))
         #expect(fetched == world.assets["hello_1.0-1_amd64.deb"])
 
+        // A second gateway on the same organisation serves the same InRelease, byte for byte (issue run 6).
+        let first = world.gateway!
+        try world.start()
+        let inRelease = { (gateway: GatewayProcess) in
+            Tool.curl(["--cacert", world.certificates.ca, gateway.url("https", "/apt/dists/stable/InRelease", scheme: "https", host: "localhost")]).stdout
+        }
+        #expect(inRelease(first) == inRelease(world.gateway))
+        #expect(String(decoding: inRelease(first), as: UTF8.self).contains("Date: "))
+        world.gateway.stop()
+        world.gateway = first
+
         // Each .deb's control data came from one Range request; the broken asset is named once in the log.
         let counters = try await world.standIn.counters()
-        #expect(counters["objects.ranged"] == 4, "\(counters)")
+        #expect(counters["objects.ranged"] == 4, "4 .deb assets read once: the second gateway shares the cacheDirectory: \(counters)")
         #expect(world.gateway.stderr.split(separator: "\n").filter { $0.contains("package left out") && $0.contains("broken.deb") }.count == 1,
                 "\(world.gateway.stderr)")
     }
