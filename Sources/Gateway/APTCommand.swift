@@ -18,16 +18,19 @@ enum APTCommand {
         ])
 
     static let index = CommandSpec(
-        "apt index", arguments: "FOLDER", positional: 1,
+        "apt index", arguments: "[FOLDER]", positional: 1,
         summary: """
             Reads the .deb files under FOLDER and writes the signed repository apt.repository would serve into DIR:
             dists/ (Release, InRelease, Release.gpg, Packages, by-hash) and pool/ (copies of the packages). What a
             project's CI commits to its apt-metadata branch, or an air-gapped site serves as plain files.
+            With --config and --source, the folder of a directory source of that pipeline.json.
             """,
         options: [
             .init(name: "out", value: "DIR", help: "the output folder (required)", required: true),
             .init(name: "key", value: "FILE", help: "the signing key, as apt.repository's signingKeyFile (required)", required: true),
             .init(name: "no-pool", value: nil, help: "write dists/ only (the packages are served from elsewhere)"),
+            .init(name: "config", value: "FILE", help: "a pipeline.json whose --source is read instead of FOLDER"),
+            .init(name: "source", value: "NAME", help: "a directory source of --config"),
             .init(name: "suite", value: "NAME", help: "the suite (default stable)"),
             .init(name: "component", value: "NAME", help: "a component (default main); a .deb in a folder of that name belongs to it",
                   repeatable: true),
@@ -69,7 +72,18 @@ enum APTCommand {
 
     static func runIndex(_ arguments: [String]) -> Int32 {
         let parsed = CLI.parse(arguments, index)
-        guard let folder = parsed.positional.first else { CLI.usageError("apt index needs the FOLDER of .deb files") }
+        let folder: String
+        if let config = parsed.values["config"]?.last {
+            guard parsed.positional.isEmpty, let source = parsed.values["source"]?.last else {
+                CLI.usageError("apt index takes FOLDER, or --config FILE with --source NAME")
+            }
+            folder = sourceFolder(config: config, source: source)
+        } else {
+            guard let given = parsed.positional.first, parsed.values["source"] == nil else {
+                CLI.usageError("apt index needs the FOLDER of .deb files (or --config FILE --source NAME)")
+            }
+            folder = given
+        }
         guard let out = parsed.values["out"]?.last, let keyFile = parsed.values["key"]?.last else {
             CLI.usageError("apt index needs --out DIR and --key FILE")
         }
@@ -107,6 +121,19 @@ enum APTCommand {
         } catch {
             CLI.fail("apt index: \(error)")
         }
+    }
+
+    /// The folder of the `directory` source `source` in the pipeline.json `config` (relative to the
+    /// file's folder). A github source has no folder to index offline.
+    static func sourceFolder(config: String, source: String) -> String {
+        guard let data = FileManager.default.contents(atPath: config),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { CLI.fail("cannot read \(config) as JSON") }
+        guard let entry = (json["sources"] as? [String: Any])?[source] as? [String: Any] else { CLI.fail("\(config) has no source \"\(source)\"") }
+        guard entry["type"] as? String == "directory", let path = entry["path"] as? String else {
+            CLI.fail("source \"\(source)\" is a \(entry["type"] as? String ?? "?") source; only a directory source is read offline (for github: run apt.repository)")
+        }
+        if path.hasPrefix("/") { return path }
+        return (CLI.absolute(config) as NSString).deletingLastPathComponent + "/" + path
     }
 
     static func write(_ path: String, _ data: Data, mode: Int) throws {

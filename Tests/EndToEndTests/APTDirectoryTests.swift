@@ -215,6 +215,15 @@ struct APTDirectoryTests {
         let download = apt.run("apt-get", ["download", "hello=1.1-1"])
         #expect(download.status == 0, "\(download.output)\n\(download.stderr)")
 
+        // A configured directory source gives the same repository as its folder.
+        out.write("pipeline.json", "{\"version\": 1, \"sources\": {\"debs\": {\"type\": \"directory\", \"path\": \"\(fixture.debs)\"}}}")
+        let configured = Tool.run(Paths.gateway, ["apt", "index", "--config", out.file("pipeline.json"), "--source", "debs", "--out", out.file("again"),
+                                                  "--key", fixture.keyFile, "--no-pool"])
+        #expect(configured.status == 0, "\(configured.stderr)")
+        #expect(FileManager.default.contents(atPath: out.file("again/dists/stable/InRelease")) != nil)
+        #expect(FileManager.default.contents(atPath: out.file("again/dists/stable/InRelease"))
+                == FileManager.default.contents(atPath: out.file("site/apt/dists/stable/InRelease")))
+
         // The same folder gives the same InRelease as the gateway serves.
         let served = try fixture.startGateway()
         let inRelease = Tool.curl(["--cacert", fixture.certificates.ca,
