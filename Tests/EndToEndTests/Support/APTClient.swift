@@ -1,6 +1,12 @@
 import Foundation
 import Testing
 
+/// The APT end-to-end suites, one test at a time: they wait on apt-get, curl and dpkg-deb
+/// with blocking calls, and several of them at once would hold the test threads that the
+/// in-process servers of other suites need.
+@Suite("apt end to end", .serialized)
+struct APTEndToEnd {}
+
 /// apt-get and apt-cache in a throwaway root (apt.md §5): their own sources, lists, cache, status
 /// file and configuration (`APT_CONFIG` with empty config parts), so a test never reads or
 /// changes the machine's apt setup. Downloads run unsandboxed (the temporary folders are the
