@@ -16,11 +16,11 @@ extension APTEndToEnd {
             let issuerCerts: TemporaryDirectory
         }
 
-        static func world() throws -> World {
+        static func world() async throws -> World {
             let fixture = try APTDirectoryTests.Fixture()
             let issuerCerts = TemporaryDirectory("standin-certs")
             let standIn = try StandInProcess(fixtures: GitHubFixtures(), arguments: ["--tls", issuerCerts.path])
-            let hash = Tool.run(Paths.gateway, ["hash-password", "--user", "alice"], input: Data("alice-apt-password\n".utf8)).output
+            let hash = await APTTool.run(Paths.gateway, ["hash-password", "--user", "alice"], input: Data("alice-apt-password\n".utf8)).output
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             fixture.work.write("users", hash + "\n")
             let gateway = try GatewayProcess(config: """
@@ -40,45 +40,45 @@ extension APTEndToEnd {
             return World(fixture: fixture, standIn: standIn, gateway: gateway, issuerCerts: issuerCerts)
         }
 
-        static func update(_ world: World, login: String?, password: String?) -> Tool.Result {
+        static func update(_ world: World, login: String?, password: String?) async -> Tool.Result {
             let apt = world.fixture.client(world.gateway)
             if let login, let password { apt.setCredentials(machine: "localhost:\(world.gateway.port("https"))", login: login, password: password) }
-            return apt.update()
+            return await apt.update()
         }
 
         @Test("a user's password works; none, or a wrong one, fails on the 401; the public key stays anonymous")
-        func basicAuth() throws {
-            let world = try Self.world()
-            let good = Self.update(world, login: "alice", password: "alice-apt-password")
+        func basicAuth() async throws {
+            let world = try await Self.world()
+            let good = await Self.update(world, login: "alice", password: "alice-apt-password")
             #expect(good.status == 0 && APTClient.problems(good).isEmpty, "\(good.output)\n\(good.stderr)")
-            let none = Self.update(world, login: nil, password: nil)
+            let none = await Self.update(world, login: nil, password: nil)
             #expect(none.status != 0)
             #expect((none.output + none.stderr).contains("401"), "\(none.output)\n\(none.stderr)")
-            let wrong = Self.update(world, login: "alice", password: "not-her-password")
+            let wrong = await Self.update(world, login: "alice", password: "not-her-password")
             #expect(wrong.status != 0)
-            let key = Tool.curl(["--cacert", world.fixture.certificates.ca, "-o", "/dev/null", "-w", "%{http_code}",
+            let key = await APTTool.curl(["--cacert", world.fixture.certificates.ca, "-o", "/dev/null", "-w", "%{http_code}",
                                  world.gateway.url("https", "/apt/key.asc", scheme: "https", host: "localhost")])
             #expect(key.output == "200")
         }
 
         @Test("a GitHub Actions token as the password works; another owner's or an expired one is refused")
         func actionsToken() async throws {
-            let world = try Self.world()
+            let world = try await Self.world()
             let token = try await world.standIn.oidcToken(claims: JSONObject([("aud", .string(Self.audience))]))
-            let good = Self.update(world, login: "github-action", password: token)
+            let good = await Self.update(world, login: "github-action", password: token)
             #expect(good.status == 0 && APTClient.problems(good).isEmpty, "\(good.output)\n\(good.stderr)")
             let download = world.fixture.client(world.gateway)
             download.setCredentials(machine: "localhost:\(world.gateway.port("https"))", login: "github-action", password: token)
-            #expect(download.update().status == 0)
-            #expect(download.run("apt-get", ["download", "hello"]).status == 0)
+            #expect(await download.update().status == 0)
+            #expect(await download.run("apt-get", ["download", "hello"]).status == 0)
 
             let otherOwner = try await world.standIn.oidcToken(claims: JSONObject([("aud", .string(Self.audience)), ("repository_owner", "evil")]))
-            #expect(Self.update(world, login: "github-action", password: otherOwner).status != 0)
+            #expect(await Self.update(world, login: "github-action", password: otherOwner).status != 0)
             let expired = try await world.standIn.oidcToken(claims: JSONObject([("aud", .string(Self.audience)),
                                                                                ("iat", .number(WallClock.now - 900)),
                                                                                ("nbf", .number(WallClock.now - 900)),
                                                                                ("exp", .number(WallClock.now - 300))]))
-            #expect(Self.update(world, login: "github-action", password: expired).status != 0)
+            #expect(await Self.update(world, login: "github-action", password: expired).status != 0)
         }
     }
 }

@@ -73,13 +73,13 @@ extension APTEndToEnd {
             let world = try World()
             try world.start()
             let apt = world.client()
-            let update = apt.update()
+            let update = await apt.update()
             #expect(update.status == 0, "apt-get update failed:\n\(update.output)\n\(update.stderr)")
             #expect(APTClient.problems(update).isEmpty, "\(update.output)\n\(update.stderr)")
-            let policy = apt.run("apt-cache", ["policy", "hello"])
+            let policy = await apt.run("apt-cache", ["policy", "hello"])
             #expect(policy.output.contains("1.0-1") && policy.output.contains("1.1-1"), "\(policy.output)")
 
-            let download = apt.run("apt-get", ["download", "hello=1.0-1", "hello-doc"])
+            let download = await apt.run("apt-get", ["download", "hello=1.0-1", "hello-doc"])
             #expect(download.status == 0, "apt-get download failed:\n\(download.output)\n\(download.stderr)")
             let fetched = Array(try Data(contentsOf: URL(fileURLWithPath: apt.directory.file("download/hello_1.0-1_amd64.deb"))))
             #expect(fetched == world.assets["hello_1.0-1_amd64.deb"])
@@ -88,10 +88,11 @@ extension APTEndToEnd {
             let first = world.gateway!
             try world.start()
             let inRelease = { (gateway: GatewayProcess) in
-                Tool.curl(["--cacert", world.certificates.ca, gateway.url("https", "/apt/dists/stable/InRelease", scheme: "https", host: "localhost")]).stdout
+                await APTTool.curl(["--cacert", world.certificates.ca, gateway.url("https", "/apt/dists/stable/InRelease", scheme: "https", host: "localhost")]).stdout
             }
-            #expect(inRelease(first) == inRelease(world.gateway))
-            #expect(String(decoding: inRelease(first), as: UTF8.self).contains("Date: "))
+            let one = await inRelease(first), other = await inRelease(world.gateway)
+            #expect(one == other)
+            #expect(String(decoding: one, as: UTF8.self).contains("Date: "))
             world.gateway.stop()
             world.gateway = first
 
@@ -106,14 +107,14 @@ extension APTEndToEnd {
         func restartAndWebhook() async throws {
             let world = try World()
             try world.start()
-            let first = world.client().update()
+            let first = await world.client().update()
             #expect(first.status == 0, "\(first.output)\n\(first.stderr)")
             world.gateway.stop()
             try await world.standIn.resetCounters()
 
             try world.start()
             let apt = world.client()
-            #expect(apt.update().status == 0)
+            #expect(await apt.update().status == 0)
             #expect(try await world.standIn.counter("objects.ranged") == 0, "control data read again after a restart")
 
             // A new release, cached for an hour: only the webhook makes it visible.
@@ -123,11 +124,11 @@ extension APTEndToEnd {
                 to: world.gateway.url("hooks", "/hooks/github", host: "127.0.0.2"), secret: APTGitHubTests.hookSecret, event: "release",
                 repository: "hello-deb", extra: JSONObject([("action", "published")]))
             #expect(delivery.status == 200, "\(delivery)")
-            let update = apt.update()
+            let update = await apt.update()
             #expect(update.status == 0, "\(update.output)\n\(update.stderr)")
-            let policy = apt.run("apt-cache", ["policy", "hello"])
+            let policy = await apt.run("apt-cache", ["policy", "hello"])
             #expect(policy.output.contains("Candidate: 1.2-1"), "\(policy.output)")
-            let download = apt.run("apt-get", ["download", "hello"])
+            let download = await apt.run("apt-get", ["download", "hello"])
             #expect(download.status == 0, "\(download.output)\n\(download.stderr)")
             let fetched = Array(try Data(contentsOf: URL(fileURLWithPath: apt.directory.file("download/hello_1.2-1_amd64.deb"))))
             #expect(fetched == world.assets["hello_1.2-1_amd64.deb"])
@@ -138,7 +139,7 @@ extension APTEndToEnd {
             let world = try World()
             // What a project's CI does: index the built packages (no pool) and commit dists/ to the branch.
             let built = world.work.file("built")
-            let index = Tool.run(Paths.gateway, ["apt", "index", built, "--out", world.work.file("metadata"), "--key", world.work.file("keys/signing.asc"),
+            let index = await APTTool.run(Paths.gateway, ["apt", "index", built, "--out", world.work.file("metadata"), "--key", world.work.file("keys/signing.asc"),
                                                  "--no-pool"])
             #expect(index.status == 0, "\(index.stderr)")
             #expect(!FileManager.default.fileExists(atPath: world.work.file("metadata/pool")))
@@ -163,11 +164,11 @@ extension APTEndToEnd {
                      {"type": "upstream"}]}}}
                 """, directory: world.certificates.directory)
             let apt = world.client()
-            let update = apt.update()
+            let update = await apt.update()
             #expect(update.status == 0 && APTClient.problems(update).isEmpty, "\(update.output)\n\(update.stderr)")
             let paths = world.gateway.accessLog.compactMap { $0["path"] as? String }
             #expect(paths.contains { $0.contains("/by-hash/SHA256/") }, "\(paths)")
-            let download = apt.run("apt-get", ["download", "hello=1.1-1", "hello-doc"])
+            let download = await apt.run("apt-get", ["download", "hello=1.1-1", "hello-doc"])
             #expect(download.status == 0, "\(download.output)\n\(download.stderr)")
             let fetched = Array(try Data(contentsOf: URL(fileURLWithPath: apt.directory.file("download/hello_1.1-1_amd64.deb"))))
             #expect(fetched == world.assets["hello_1.1-1_amd64.deb"])
@@ -194,7 +195,7 @@ extension APTEndToEnd {
                      {"type": "upstream"}]}}}
                 """, directory: world.certificates.directory)
             let url = world.gateway.url("http", "/apt/dists/stable/main/binary-amd64/Packages")
-            let first = Tool.curl(["-w", "\n%{http_code}", url], timeout: 300)
+            let first = await APTTool.curl(["-w", "\n%{http_code}", url], timeout: 300)
             #expect(first.output.hasSuffix("\n200") && first.output.contains("Package: tool\n"), "\(first.output)")
             let built = try await world.standIn.counters()
             #expect(built["objects.ranged"] == 200, "\(built)")
@@ -202,7 +203,7 @@ extension APTEndToEnd {
 
             try await world.standIn.resetCounters()
             try await Task.sleep(for: .milliseconds(2500))
-            let second = Tool.curl(["-w", "\n%{http_code}", url])
+            let second = await APTTool.curl(["-w", "\n%{http_code}", url])
             #expect(second.output == first.output)
             let rebuilt = try await world.standIn.counters()
             #expect(rebuilt["objects.ranged"] == nil && rebuilt["api.asset"] == nil, "\(rebuilt)")

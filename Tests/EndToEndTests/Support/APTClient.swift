@@ -68,16 +68,36 @@ final class APTClient: @unchecked Sendable {
 
     /// Runs `apt-get` (or `apt-cache` when `tool` says so) with this root's configuration.
     @discardableResult
-    func run(_ tool: String = "apt-get", _ arguments: [String], directory: String? = nil) -> Tool.Result {
-        Tool.run(tool, arguments, environment: ["APT_CONFIG": config, "LC_ALL": "C"], directory: directory ?? self.directory.file("download"))
+    func run(_ tool: String = "apt-get", _ arguments: [String], directory: String? = nil) async -> Tool.Result {
+        let environment = ["APT_CONFIG": config, "LC_ALL": "C"], folder = directory ?? self.directory.file("download")
+        return await APTTool.run(tool, arguments, environment: environment, directory: folder)
     }
 
     /// `apt-get update --error-on=any` (a failed index is an error, apt.md §10).
-    func update() -> Tool.Result { run("apt-get", ["update", "--error-on=any"]) }
+    func update() async -> Tool.Result { await run("apt-get", ["update", "--error-on=any"]) }
 
     /// The lines of an apt run that are warnings or errors.
     static func problems(_ result: Tool.Result) -> [String] {
         (result.output + "\n" + result.stderr).split(separator: "\n").map(String.init).filter { $0.hasPrefix("W:") || $0.hasPrefix("E:") }
+    }
+}
+
+/// `Tool.run` and `Tool.curl` on a thread of their own: a test waiting for apt-get or a long
+/// download then holds none of the test threads the in-process servers of other suites need.
+enum APTTool {
+    static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
+                    input: Data? = nil, timeout: TimeInterval = 120) async -> Tool.Result {
+        await offThread { Tool.run(name, arguments, environment: environment, directory: directory, input: input, timeout: timeout) }
+    }
+
+    static func curl(_ arguments: [String], timeout: TimeInterval = 60) async -> Tool.Result {
+        await offThread { Tool.curl(arguments, timeout: timeout) }
+    }
+
+    static func offThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: body()) }
+        }
     }
 }
 
