@@ -43,7 +43,7 @@ final class APTIndexState: Sendable {
             if let index = state.index, let checked = state.checked, now - checked < freshFor,
                source.cheapGeneration == nil || source.cheapGeneration == state.cheapGeneration { return (index, nil, nil) }
             if let building = state.building { return (nil, building, state.index) }
-            let task = Task { try await self.refresh() }
+            let task = Task(executorPreference: EventLoop.current) { try await self.refresh() }
             state.building = task
             return (nil, task, state.index)
         }
