@@ -27,10 +27,13 @@ let package = Package(
                        providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
                        providers: [.apt(["libzstd-dev"])]),
+        // GitHub's Markdown renderer for READMEs in the catalog (Pipeline/Text/Markdown.swift only).
+        .systemLibrary(name: "CCmarkGFM", path: "Sources/CCmarkGFM",
+                       providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
         // epoll, eventfd, timerfd, accept4, sendfile: not exposed by Glibc without _GNU_SOURCE.
         .target(name: "CSystemShims", path: "Sources/CSystemShims", cSettings: [.define("_GNU_SOURCE")]),
 
-        .target(name: "Pipeline", dependencies: ["CSystemShims", "COpenSSL", "CNghttp2", "CZlib", "CLzma", "CZstd"],
+        .target(name: "Pipeline", dependencies: ["CSystemShims", "COpenSSL", "CNghttp2", "CZlib", "CLzma", "CZstd", "CCmarkGFM"],
                 swiftSettings: strict),
         .target(name: "Middlewares", dependencies: ["Pipeline"], swiftSettings: strict),
         .executableTarget(name: "Gateway", dependencies: ["Pipeline", "Middlewares"], swiftSettings: strict),

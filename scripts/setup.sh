@@ -19,11 +19,14 @@ profile="${1:-test}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 build_packages=(pkg-config libssl-dev libnghttp2-dev zlib1g-dev liblzma-dev libzstd-dev)
+# The catalog renders READMEs with GitHub's cmark-gfm; its tests drive a headless Chromium and check HTML with tidy.
+build_packages+=(libcmark-gfm-dev libcmark-gfm-extensions-dev)
 test_packages=(curl ca-certificates openssl nginx wrk nghttp2-client haproxy docker-registry skopeo apache2-utils gnupg gpgv sqv git
                python3-venv apt-utils dpkg-dev)
 # Running behind a load balancer (docs/operations.md): systemd-socket-activate and systemd-analyze;
 # promtool (Debian's prometheus) checks /metrics.
 test_packages+=(systemd prometheus)
+test_packages+=(chromium tidy)
 bench_packages=(nginx wrk curl nghttp2-client apt-utils dpkg-dev xz-utils bc)
 
 case "$profile" in

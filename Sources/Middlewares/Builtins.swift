@@ -19,6 +19,7 @@ public enum Builtins {
         GitHubWebhook.type,
         OCIMirror.type,
         APTRepository.type,
+        Catalog.type,
     ]
 
     public static let sourceTypes: [SourceType] = [

@@ -10,15 +10,30 @@ import Pipeline
 final class RegistryViews {
     let options: Options
     let downstream: Downstream
-    /// One view per release feed, shared by modules and providers (and their caches).
-    private var feedViews: [ObjectIdentifier: ReleaseFeedRegistry] = [:]
-    /// The views made here that have background work: the registry owns and stops them (a source
-    /// used as it is belongs to its load, which stops it).
-    var owned: [any Stoppable] { feedViews.values.map { $0 } }
+    /// One view per release feed and namespace, shared by modules and providers and by every
+    /// behaviour of the load that reads Terraform from the feed (the registry, the catalog), so
+    /// their caches (SHA256SUMS by asset id) are one.
+    private let feedViews: FeedViewTable
+    /// The views made here (not found in the table): the behaviour that made them owns and stops
+    /// them (a source used as it is belongs to its load, which stops it).
+    private var created: [ReleaseFeedRegistry] = []
+    var owned: [any Stoppable] { created.map { $0 } }
 
-    init(options: Options, downstream: Downstream) {
+    /// The views of one load, kept in `BuildContext.shared`.
+    final class FeedViewTable: @unchecked Sendable {
+        // Touched only while a load builds (one thread).
+        var views: [String: ReleaseFeedRegistry] = [:]
+    }
+
+    init(options: Options, downstream: Downstream, context: BuildContext) {
         self.options = options
         self.downstream = downstream
+        if let table = context.shared["terraform.feedViews"] as? FeedViewTable {
+            feedViews = table
+        } else {
+            feedViews = FeedViewTable()
+            context.shared["terraform.feedViews"] = feedViews
+        }
     }
 
     var modules: [SourceView<any ModuleRegistrySource>] {
@@ -39,7 +54,17 @@ final class RegistryViews {
 
     /// The view of a release feed, reading the registry's `namespace` and `monorepos` options.
     private func view(of feed: any ReleaseFeed) -> ReleaseFeedRegistry {
-        if let existing = feedViews[ObjectIdentifier(feed as AnyObject)] { return existing }
+        let namespace = options.string("namespace") ?? feed.owner
+        let key = "\(ObjectIdentifier(feed as AnyObject))|\(namespace)|" + monorepos.map { "\($0.repository) \($0.tagPattern) \($0.pathPattern)" }.joined(separator: "|")
+        if let existing = feedViews.views[key] { return existing }
+        let view = ReleaseFeedRegistry(feed: feed, namespace: namespace, monorepos: monorepos, downstream: downstream)
+        feedViews.views[key] = view
+        created.append(view)
+        return view
+    }
+
+    /// The `monorepos` option, read once (its errors reported once).
+    private lazy var monorepos: [ReleaseFeedRegistry.Monorepo] = {
         var monorepos: [ReleaseFeedRegistry.Monorepo] = []
         for entry in options.objects("monorepos", allowed: ["repository", "tagPattern", "path"]) {
             guard let repository = entry.string("repository", required: true) else { continue }
@@ -51,9 +76,6 @@ final class RegistryViews {
             monorepos.append(ReleaseFeedRegistry.Monorepo(repository: repository, tagPattern: pattern,
                                                           pathPattern: entry.string("path") ?? "{name}/{system}"))
         }
-        let view = ReleaseFeedRegistry(feed: feed, namespace: options.string("namespace") ?? feed.owner, monorepos: monorepos,
-                                       downstream: downstream)
-        feedViews[ObjectIdentifier(feed as AnyObject)] = view
-        return view
-    }
+        return monorepos
+    }()
 }

@@ -47,7 +47,7 @@ public struct TerraformRegistry: Middleware, Stoppable, DeclaresAnonymousPaths {
             var modules: (any ModuleRegistrySource)?
             var providers: (any ProviderRegistrySource)?
             let downstream = context.downstream()
-            let views = RegistryViews(options: options, downstream: downstream)
+            let views = RegistryViews(options: options, downstream: downstream, context: context)
             if let name = options.string("modules") {
                 modules = context.source(name, at: options.pointer.appending("modules"), for: "Terraform modules", views: views.modules)
             }
