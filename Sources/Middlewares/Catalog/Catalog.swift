@@ -35,7 +35,7 @@ public struct Catalog: Middleware {
             if !prefix.hasPrefix("/") { options.error("prefix", "must start with /") }
             if !prefix.hasSuffix("/") { prefix += "/" }
             let sections = TerraformSections.build(options: options, context: context)
-            if sections.isEmpty { options.error(nil, "give at least one section's source: \"modules\" or \"providers\"") }
+            if !options.has("modules") && !options.has("providers") { options.error(nil, "give at least one section's source: \"modules\" or \"providers\"") }
             var slugs: Set<String> = []
             for section in sections where !slugs.insert(section.slug).inserted {
                 options.error(nil, "two sections share the path \"\(section.slug)\"")

@@ -27,14 +27,15 @@ enum TerraformSections {
                 options.error("signingKeys", "\(error)")
             }
         }
+        let mirror = options.bool("mirror", default: true)
+        var registryPrefix = options.string("registryPrefix") ?? "/v1/"
+        if !registryPrefix.hasPrefix("/") { options.error("registryPrefix", "must start with /") }
+        if !registryPrefix.hasSuffix("/") { registryPrefix += "/" }
         if let name = options.string("providers"),
            let providers = context.source(name, at: options.pointer.appending("providers"), for: "Terraform providers", views: views.providers) {
             if let listing = providers as? any TerraformCatalogListing {
-                var registryPrefix = options.string("registryPrefix") ?? "/v1/"
-                if !registryPrefix.hasPrefix("/") { options.error("registryPrefix", "must start with /") }
-                if !registryPrefix.hasSuffix("/") { registryPrefix += "/" }
                 sections.append(ProvidersSection(providers: providers, listing: listing, keyIDs: keyIDs,
-                                                 mirrorURLPath: options.bool("mirror", default: true) ? registryPrefix + "mirror/" : nil))
+                                                 mirrorURLPath: mirror ? registryPrefix + "mirror/" : nil))
             } else {
                 options.error("providers", "source \"\(name)\" serves Terraform providers but cannot list them for the catalog")
             }

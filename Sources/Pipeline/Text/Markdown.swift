@@ -41,6 +41,7 @@ public enum Markdown {
     /// URLs are resolved. Nodes are changed after the walk: an iterator must not see its tree change.
     private static func neutralize(_ document: OpaquePointer, resolve: (String, Bool) -> String?) {
         var htmlNodes: [OpaquePointer] = []
+        var unsafeLinks: [OpaquePointer] = []
         guard let iterator = cmark_iter_new(document) else { return }
         while true {
             let event = cmark_iter_next(iterator)
@@ -51,12 +52,23 @@ public enum Markdown {
                 htmlNodes.append(node)
             } else if type == CMARK_NODE_LINK || type == CMARK_NODE_IMAGE, let url = cmark_node_get_url(node) {
                 let text = String(cString: url)
-                if isRelative(text), let resolved = resolve(text, type == CMARK_NODE_IMAGE) {
-                    _ = cmark_node_set_url(node, resolved)
+                if isRelative(text) {
+                    if let resolved = resolve(text, type == CMARK_NODE_IMAGE) { _ = cmark_node_set_url(node, resolved) }
+                } else if !isSafe(text) {
+                    unsafeLinks.append(node)
                 }
             }
         }
         cmark_iter_free(iterator)
+        // A `javascript:` link keeps its text and loses the link (cmark would leave an empty href).
+        for node in unsafeLinks {
+            while let child = cmark_node_first_child(node) {
+                cmark_node_unlink(child)
+                _ = cmark_node_insert_before(node, child)
+            }
+            cmark_node_unlink(node)
+            cmark_node_free(node)
+        }
         for node in htmlNodes {
             let block = cmark_node_get_type(node) == CMARK_NODE_HTML_BLOCK
             guard let replacement = cmark_node_new(block ? CMARK_NODE_CODE_BLOCK : CMARK_NODE_TEXT) else { continue }
@@ -66,6 +78,13 @@ public enum Markdown {
             cmark_node_unlink(node)
             cmark_node_free(node)
         }
+    }
+
+    /// Absolute URLs a README may link to: web pages and mail addresses, nothing a browser runs.
+    public static func isSafe(_ url: String) -> Bool {
+        let lower = url.lowercased()
+        return lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("mailto:") || url.hasPrefix("#")
+            || (url.hasPrefix("/") && !url.hasPrefix("//")) || url.hasPrefix("//")
     }
 
     /// A URL with no scheme, not starting at the root or with `//`, and not a fragment: relative to the document.
