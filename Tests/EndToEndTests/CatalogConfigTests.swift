@@ -60,10 +60,10 @@ struct CatalogConfigTests {
             <div onclick="x()">block</div>
 
             Text <b>bold</b> [run](javascript:alert(1)) [doc](docs/a.md#part) ![pic](img/p.png) [up](../../etc/passwd) [web](https://example.com/x)
-            """) { url, isImage in
+            """, headingOffset: 1) { url, isImage in
             url.hasPrefix("..") ? nil : (isImage ? "/img/" : "/files/") + url
         }
-        #expect(html.contains("<h1>Title</h1>"))
+        #expect(html.contains("<h2>Title</h2>"), "headings move down by the offset")
         #expect(html.contains("<td>1</td>"))
         #expect(html.contains("<pre lang=\"sh\"><code>echo &quot;&lt;hi&gt;&quot;\n</code></pre>"))
         #expect(html.contains("<pre><code>&lt;div onclick=&quot;x()&quot;&gt;block&lt;/div&gt;"), "\(html)")

@@ -58,7 +58,7 @@ struct CatalogGitHubTests {
         #expect(home.contains(">\(owner)/vpc/aws</a>") && home.contains(">\(owner)/hello</a>"), "\(home)")
         #expect(home.contains("A network for the example"))
         let module = get("/modules/\(owner)/vpc/aws")
-        #expect(module.contains("<h1>VPC 1.1.0</h1>") && module.contains("<pre lang=\"hcl\">"))
+        #expect(module.contains("<h3>VPC 1.1.0</h3>") && module.contains("<pre lang=\"hcl\">"))
         #expect(module.contains("href=\"/modules/\(owner)/vpc/aws/1.1.0/files/docs/usage.md\""))
         #expect(module.contains("<td>20"), "the release's date")
         _ = get("/modules/\(owner)/vpc/aws/1.0.0")

@@ -96,7 +96,7 @@ struct CatalogTests {
     func readme() throws {
         let world = try Self.world()
         let page = Browser.load(world.url("/modules/acme/vpc/aws"))
-        #expect(page.dom.contains("<h2>Usage</h2>"), "a heading of the README is an element")
+        #expect(page.dom.contains("<h4>Usage</h4>"), "a heading of the README is an element")
         #expect(page.dom.contains("<pre lang=\"hcl\"><code>module \"vpc\" {"), "its code block is an element")
         #expect(page.dom.contains("<td><code>module_version</code></td>"), "its table is an element")
         #expect(page.dom.contains("href=\"/modules/acme/vpc/aws/1.2.0/files/main.tf\""), "a relative link points at the version's file")

@@ -86,8 +86,12 @@ public struct Catalog: Middleware {
             if segments.isEmpty { return try await sectionIndex(section, catalogRequest) }
             return notFound(catalogRequest)
         } catch let error as HTTPError where error.status.code >= 500 || error.status == .tooManyRequests {
-            return html(layout.page(title: "Unavailable", body: "<h1>Unavailable</h1><p>The catalog could not read its sources just now. Try again shortly.</p>"),
-                        status: error.status, headers: error.headers)
+            return unavailable(error.status, headers: error.headers)
+        } catch let error as HTTPError {
+            throw error
+        } catch {
+            Log.warning("catalog page not made", [("path", request.path), ("reason", "\(error)")])
+            return unavailable(.badGateway)
         }
     }
 
@@ -95,22 +99,38 @@ public struct Catalog: Middleware {
 
     func home(_ request: CatalogRequest) async throws -> Response {
         let query = (request.request.query("q") ?? "").trimmingASCIIWhitespace()
-        let lists = try await withThrowingTaskGroup(of: (Int, [CatalogItem]).self) { group in
-            for (index, section) in sections.enumerated() { group.addTask { (index, try await section.items(request)) } }
-            var lists = Array(repeating: [CatalogItem](), count: sections.count)
+        let lists = try await withThrowingTaskGroup(of: (Int, [CatalogItem]?).self) { group in
+            for (index, section) in sections.enumerated() {
+                group.addTask {
+                    do {
+                        return (index, try await section.items(request))
+                    } catch {
+                        // One section that cannot be read now does not take the others with it.
+                        Log.warning("catalog section not read", [("section", section.slug), ("reason", "\(error)")])
+                        return (index, nil)
+                    }
+                }
+            }
+            var lists = [[CatalogItem]?](repeating: nil, count: sections.count)
             for try await (index, items) in group { lists[index] = items }
             return lists
         }
         var body: HTML = "<h1>" + layout.siteTitle.html + "</h1>"
         body += "<ul class=\"counts\" aria-label=\"What this registry holds\">"
         for (section, items) in zip(sections, lists) {
-            body += "<li><a href=\"" + request.link(section.slug, folder: true).html + "\"><strong>" + String(items.count).html + "</strong> "
-                + (items.count == 1 ? section.noun.one : section.noun.many).html + "</a></li>"
+            let count = items.map { String($0.count) } ?? "?"
+            body += "<li><a href=\"" + request.link(section.slug, folder: true).html + "\"><strong>" + count.html + "</strong> "
+                + (items?.count == 1 ? section.noun.one : section.noun.many).html + "</a></li>"
         }
         body += "</ul>"
         var found = 0
         var results: HTML = ""
         for (section, items) in zip(sections, lists) {
+            guard let items else {
+                results += "<section aria-labelledby=\"h-" + section.slug.html + "\"><h2 id=\"h-" + section.slug.html + "\">" + section.title.html
+                    + "</h2><p class=\"muted\">Could not be read just now; try again shortly.</p></section>"
+                continue
+            }
             let shown = query.isEmpty ? items : items.filter { $0.matches(query) }
             found += shown.count
             guard !shown.isEmpty || query.isEmpty else { continue }
@@ -142,6 +162,11 @@ public struct Catalog: Middleware {
             list += "</li>"
         }
         return list + "</ul>"
+    }
+
+    func unavailable(_ status: HTTPStatus, headers: HTTPFields = [:]) -> Response {
+        html(layout.page(title: "Unavailable", body: "<h1>Unavailable</h1><p>The catalog could not read its sources just now. Try again shortly.</p>"),
+             status: status, headers: headers)
     }
 
     func notFound(_ request: CatalogRequest) -> Response {

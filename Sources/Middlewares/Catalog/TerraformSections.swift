@@ -148,7 +148,7 @@ struct ModulesSection: CatalogSection {
         }
         guard let bytes else { return nil }
         let base = [module.namespace, module.name, module.system, selected.version.description, "files"]
-        let rendered = Markdown.html(String(decoding: bytes, as: UTF8.self)) { url, _ in
+        let rendered = Markdown.html(String(decoding: bytes, as: UTF8.self), headingOffset: 2) { url, _ in
             let fragmentStart = url.firstIndex { $0 == "#" || $0 == "?" }
             let pathPart = fragmentStart.map { String(url[..<$0]) } ?? url
             let fragment = fragmentStart.flatMap { url[$0] == "#" ? String(url[$0...]) : nil } ?? ""

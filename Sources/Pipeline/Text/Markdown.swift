@@ -16,7 +16,10 @@ public enum Markdown {
     /// Rendering is limited to inputs of this size; longer text is cut (a README is a few KiB).
     public static let maxInputBytes = 1 << 20
 
-    public static func html(_ text: String, resolve: (_ url: String, _ isImage: Bool) -> String? = { _, _ in nil }) -> String {
+    /// `headingOffset` moves every heading down that many levels (at most to `h6`), so a README's
+    /// `#` sits below the page's own `h1`.
+    public static func html(_ text: String, headingOffset: Int = 0,
+                            resolve: (_ url: String, _ isImage: Bool) -> String? = { _, _ in nil }) -> String {
         cmark_gfm_core_extensions_ensure_registered()
         let options = ccmark_opt_default() | ccmark_opt_validate_utf8() | ccmark_opt_github_pre_lang()
         guard let parser = cmark_parser_new(options) else { return "" }
@@ -30,7 +33,7 @@ public enum Markdown {
         }
         guard let document = cmark_parser_finish(parser) else { return "" }
         defer { cmark_node_free(document) }
-        neutralize(document, resolve: resolve)
+        neutralize(document, headingOffset: headingOffset, resolve: resolve)
         guard let rendered = cmark_render_html(document, options, cmark_parser_get_syntax_extensions(parser)) else { return "" }
         defer { free(rendered) }
         bytes = []
@@ -39,7 +42,7 @@ public enum Markdown {
 
     /// Raw HTML becomes text (a block becomes a code block, inline HTML a text node); relative
     /// URLs are resolved. Nodes are changed after the walk: an iterator must not see its tree change.
-    private static func neutralize(_ document: OpaquePointer, resolve: (String, Bool) -> String?) {
+    private static func neutralize(_ document: OpaquePointer, headingOffset: Int, resolve: (String, Bool) -> String?) {
         var htmlNodes: [OpaquePointer] = []
         var unsafeLinks: [OpaquePointer] = []
         guard let iterator = cmark_iter_new(document) else { return }
@@ -48,7 +51,9 @@ public enum Markdown {
             if event == CMARK_EVENT_DONE { break }
             guard event == CMARK_EVENT_ENTER, let node = cmark_iter_get_node(iterator) else { continue }
             let type = cmark_node_get_type(node)
-            if type == CMARK_NODE_HTML_BLOCK || type == CMARK_NODE_HTML_INLINE {
+            if type == CMARK_NODE_HEADING, headingOffset != 0 {
+                _ = cmark_node_set_heading_level(node, min(6, max(1, cmark_node_get_heading_level(node) + Int32(headingOffset))))
+            } else if type == CMARK_NODE_HTML_BLOCK || type == CMARK_NODE_HTML_INLINE {
                 htmlNodes.append(node)
             } else if type == CMARK_NODE_LINK || type == CMARK_NODE_IMAGE, let url = cmark_node_get_url(node) {
                 let text = String(cString: url)
