@@ -102,6 +102,10 @@ struct CatalogTests {
         #expect(page.dom.contains("href=\"/modules/acme/vpc/aws/1.2.0/files/main.tf\""), "a relative link points at the version's file")
         #expect(page.dom.contains("<strong>1.2.0</strong>"), "the newest version is selected")
         #expect(page.console.isEmpty, "\(page.console)")
+        #expect(!page.dom.contains("for a namespace, not a host"))
+        let local = Browser.load("https://localhost:\(world.port)/modules/acme/vpc/aws")
+        #expect(local.dom.contains("source  = \"localhost:\(world.port)/acme/vpc/aws\""))
+        #expect(local.dom.contains("for a namespace, not a host"), "a dot-less host gets Terraform's caveat")
         let older = Browser.load(world.url("/modules/acme/vpc/aws/1.1.0"))
         #expect(older.dom.contains("(version 1.1.0)"), "the README at the selected version")
 

@@ -32,6 +32,7 @@ enum CatalogAssets {
     footer { max-width: 64rem; margin: 2rem auto 1rem; padding: 0 1rem; color: var(--muted); font-size: .9rem; }
     h1 { font-size: 1.6rem; margin: .5rem 0 1rem; overflow-wrap: anywhere; }
     h2 { font-size: 1.25rem; margin-top: 2rem; }
+    h3 { font-size: 1.15rem; } h4 { font-size: 1.05rem; }
     .counts { display: flex; flex-wrap: wrap; gap: 1rem; list-style: none; padding: 0; }
     .counts li { border: 1px solid var(--line); border-radius: 8px; padding: .5rem 1rem; background: var(--panel); }
     .counts strong { font-size: 1.4rem; display: block; }

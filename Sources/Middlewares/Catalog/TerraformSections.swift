@@ -124,6 +124,12 @@ struct ModulesSection: CatalogSection {
         }
         """
         body += CatalogLayout.snippet(id: "usage", label: "Use this module (main.tf)", text: block)
+        let host = request.authority.split(separator: ":").first ?? ""
+        if !host.contains("."), !request.authority.hasPrefix("[") {
+            // Terraform reads a module source's first part as a hostname only when it has a dot.
+            body += "<p class=\"muted\">Terraform takes <code>" + String(host).html + "</code> for a namespace, not a host: "
+                + "open this page at a dotted name of this gateway (such as 127.0.0.1) to get a source address it accepts.</p>"
+        }
         body += "<section class=\"readme\" aria-labelledby=\"readme-h\"><h2 id=\"readme-h\">README</h2>"
         body += readme ?? "<p class=\"muted\">This version has no README.md.</p>"
         body += "</section></div><aside aria-label=\"Versions\">"
