@@ -83,4 +83,44 @@ struct CatalogGitHubTests {
         #expect(again["api"] == first["api"], "repeated views spent \((again["api"] ?? 0) - (first["api"] ?? 0)) calls: \(again)")
         #expect(again["objects.served"] == first["objects.served"])
     }
+
+    @Test("modules of a monorepo are listed from its tags, each with the README of its folder")
+    func monorepo() throws {
+        let fixtures = GitHubFixtures()
+        let infra = fixtures.repo("infra", description: "Every module in one place")
+        infra.commit(["vpc/aws/main.tf": "output \"v\" {\n  value = 1\n}\n", "vpc/aws/README.md": "# The VPC module\n",
+                      "dns/gcp/main.tf": "output \"v\" {\n  value = 1\n}\n", "dns/gcp/README.md": "# The DNS module\n"])
+        infra.tag("vpc/aws/v1.0.0")
+        infra.tag("vpc/aws/v1.1.0")
+        infra.tag("dns/gcp/v0.3.0")
+        infra.tag("release-2024")
+        let standIn = try StandInProcess(fixtures: fixtures)
+        let certificates = TestCertificates()
+        let gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                            "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}}],
+             "sources": {"org": {"type": "github", "owner": "\(fixtures.owner)", "api": "\(standIn.api)", "freshFor": "1h",
+                                 "app": {"id": "\(fixtures.appID)", "installation": "\(fixtures.installation)",
+                                         "privateKeyFile": "\(fixtures.appKeyPath)"}}},
+             "stacks": {
+               "terraform": {"match": {"pathPrefix": ["/v1/"]}, "chain": [
+                 {"type": "terraform.registry", "modules": "org", "monorepos": [{"repository": "infra"}]},
+                 {"type": "upstream"}]},
+               "catalog": {"chain": [
+                 {"type": "catalog", "modules": "org", "monorepos": [{"repository": "infra"}]},
+                 {"type": "upstream"}]}},
+             "run": ["terraform", "catalog"]}
+            """, directory: certificates.directory)
+        let base = "https://127.0.0.1:\(gateway.port("https"))"
+        let owner = fixtures.owner
+        let home = Tool.curl(["-k", base + "/"]).output
+        #expect(home.contains(">\(owner)/vpc/aws</a> <span class=\"detail\">1.1.0</span>"), "\(home)")
+        #expect(home.contains(">\(owner)/dns/gcp</a> <span class=\"detail\">0.3.0</span>"), "\(home)")
+        #expect(home.contains("<strong>2</strong> modules"), "the tag outside the pattern is no module")
+        #expect(!home.contains("terraform-"))
+        let vpc = Tool.curl(["-k", base + "/modules/\(owner)/vpc/aws"]).output
+        #expect(vpc.contains("<h3>The VPC module</h3>"), "the README of the module's folder: \(vpc)")
+        #expect(Tool.curl(["-k", base + "/modules/\(owner)/dns/gcp/0.3.0"]).output.contains("<h3>The DNS module</h3>"))
+    }
 }
