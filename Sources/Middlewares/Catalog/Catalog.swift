@@ -29,13 +29,17 @@ public struct Catalog: Middleware {
             OptionSpec("registryPrefix", "string", "where terraform.registry serves its services (for the mirror snippet)", default: "/v1/"),
             OptionSpec("mirror", "bool", "show the network-mirror .terraformrc snippet (the registry serves the mirror)", default: "true"),
             OptionSpec("signingKeys", "[path]", "the registry's provider signing keys, to show their key IDs"),
+            OptionSpec("ociMirror", "object", "{\"source\": an oci source, \"prefix\": oci.mirror's prefix (/mirror/), \"providers\": [\"host/namespace/type\"]}"),
         ],
         build: { options, context in
             var prefix = options.string("prefix") ?? "/"
             if !prefix.hasPrefix("/") { options.error("prefix", "must start with /") }
             if !prefix.hasSuffix("/") { prefix += "/" }
-            let sections = TerraformSections.build(options: options, context: context)
-            if !options.has("modules") && !options.has("providers") { options.error(nil, "give at least one section's source: \"modules\" or \"providers\"") }
+            var sections = TerraformSections.build(options: options, context: context)
+            if let oci = OCISection.build(options: options, context: context) { sections.append(oci) }
+            if !options.has("modules") && !options.has("providers") && !options.has("ociMirror") {
+                options.error(nil, "give at least one section's source: \"modules\", \"providers\" or \"ociMirror\"")
+            }
             var slugs: Set<String> = []
             for section in sections where !slugs.insert(section.slug).inserted {
                 options.error(nil, "two sections share the path \"\(section.slug)\"")
