@@ -32,6 +32,9 @@ struct CatalogTests {
 
             Inline <img src="x" onerror="document.title='pwned'"> HTML and a [link](javascript:alert(1)).
             """)
+        // A README over 64 KiB (rendered off the event loop).
+        registry.write("modules/big/docs/web/1.0.0/main.tf", "\n")
+        registry.write("modules/big/docs/web/1.0.0/README.md", "# Big\n\n" + (1...2000).map { "Paragraph \($0) of a long README.\n\n" }.joined())
         let secret = TemporaryDirectory("catalog-private")
         secret.write("modules/acme/secret/aws/1.0.0/main.tf", "output \"secret\" {\n  value = \"private\"\n}\n")
         let hash = Tool.run(Paths.gateway, ["hash-password"], input: Data((password + "\n").utf8)).output
@@ -69,7 +72,7 @@ struct CatalogTests {
         let home = Browser.load(world.url("/"))
         #expect(home.dom.contains(">acme/vpc/aws</a>"))
         #expect(home.dom.contains(">acme/hello</a>"))
-        #expect(home.dom.contains("<strong>2</strong> modules"))
+        #expect(home.dom.contains("<strong>3</strong> modules"))
         #expect(home.dom.contains("<strong>1</strong> provider"))
         #expect(home.console.isEmpty, "\(home.console)")
 
@@ -109,6 +112,8 @@ struct CatalogTests {
         let older = Browser.load(world.url("/modules/acme/vpc/aws/1.1.0"))
         #expect(older.dom.contains("(version 1.1.0)"), "the README at the selected version")
 
+        let big = Tool.curl(["-k", world.url("/modules/big/docs/web")]).output
+        #expect(big.contains("<h3>Big</h3>") && big.contains("<p>Paragraph 2000 of a long README.</p>"))
         let evil = Browser.load(world.url("/modules/evil/xss/web"))
         #expect(evil.dom.contains("<title>evil/xss/web · Registry catalog</title>"), "the README's script did not change the title")
         #expect(evil.dom.contains("&lt;script&gt;document.title = \"pwned\""), "the script is shown as text")

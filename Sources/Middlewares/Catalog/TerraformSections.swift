@@ -154,14 +154,17 @@ struct ModulesSection: CatalogSection {
         }
         guard let bytes else { return nil }
         let base = [module.namespace, module.name, module.system, selected.version.description, "files"]
-        let rendered = Markdown.html(String(decoding: bytes, as: UTF8.self), headingOffset: 2) { url, _ in
-            let fragmentStart = url.firstIndex { $0 == "#" || $0 == "?" }
-            let pathPart = fragmentStart.map { String(url[..<$0]) } ?? url
-            let fragment = fragmentStart.flatMap { url[$0] == "#" ? String(url[$0...]) : nil } ?? ""
-            guard let decoded = PercentEncoding.decode(pathPart), let path = normalizedModulePath(decoded) else { return nil }
-            return request.link("modules", base + path.split(separator: "/").map(String.init)) + fragment
+        let render: @Sendable () -> String = {
+            Markdown.html(String(decoding: bytes, as: UTF8.self), headingOffset: 2) { url, _ in
+                let fragmentStart = url.firstIndex { $0 == "#" || $0 == "?" }
+                let pathPart = fragmentStart.map { String(url[..<$0]) } ?? url
+                let fragment = fragmentStart.flatMap { url[$0] == "#" ? String(url[$0...]) : nil } ?? ""
+                guard let decoded = PercentEncoding.decode(pathPart), let path = normalizedModulePath(decoded) else { return nil }
+                return request.link("modules", base + path.split(separator: "/").map(String.init)) + fragment
+            }
         }
-        return HTML(trusted: rendered)
+        // A long README is rendered off the event loop, like other work that takes a while.
+        return HTML(trusted: bytes.count > 64 * 1024 ? try await BlockingPool.shared.run(render) : render())
     }
 }
 
