@@ -53,6 +53,18 @@ int csys_accept4(int fd, struct sockaddr *addr, socklen_t *len) {
     return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
+int csys_relay_pipe(int fds[2], int size) {
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
+    if (size > 0) (void)fcntl(fds[0], F_SETPIPE_SZ, size);
+    int capacity = fcntl(fds[0], F_GETPIPE_SZ);
+    return capacity > 0 ? capacity : 65536;
+}
+
+ssize_t csys_splice(int in_fd, int out_fd, size_t count, int more) {
+    unsigned int flags = SPLICE_F_NONBLOCK | SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0);
+    return splice(in_fd, NULL, out_fd, NULL, count, flags);
+}
+
 ssize_t csys_sendfile(int out_fd, int in_fd, off_t *offset, size_t count) {
     return sendfile(out_fd, in_fd, offset, count);
 }

@@ -39,6 +39,13 @@ int csys_fallocate(int fd, off_t length);
 /// file made by mkostemp and unlinked at once where the file system lacks O_TMPFILE), close-on-exec.
 int csys_open_tmpfile(const char *directory);
 
+/// A non-blocking, close-on-exec pipe for splice(2) relays, its capacity raised to `size` bytes
+/// where the system allows (F_SETPIPE_SZ). Returns the capacity it has, or -1 with errno.
+int csys_relay_pipe(int fds[2], int size);
+/// splice(2) between a socket and a pipe, without waiting on the pipe (SPLICE_F_NONBLOCK,
+/// SPLICE_F_MOVE, and SPLICE_F_MORE when `more` is non-zero). The socket must be non-blocking too.
+ssize_t csys_splice(int in_fd, int out_fd, size_t count, int more);
+
 extern const uint32_t CSYS_EPOLLIN;
 extern const uint32_t CSYS_EPOLLOUT;
 extern const uint32_t CSYS_EPOLLERR;

@@ -102,9 +102,8 @@ public struct Upstream: Middleware {
             // No body follows; the upstream's Content-Length still describes the representation.
             body = ResponseBody(content: .empty, length: nil)
         } else {
-            body = ResponseBody(length: upstreamBody.length) { writer in
-                for try await chunk in upstreamBody { try await writer.write(chunk) }
-            }
+            // Spliced socket to socket when both are plain (IncomingBody.relay), copied otherwise.
+            body = ResponseBody(length: upstreamBody.length) { writer in try await upstreamBody.relay(to: writer) }
             headers.remove("Content-Length")
         }
         if request.method != .head, response.status.allowsContent, upstreamBody.isEmpty { body = .empty }

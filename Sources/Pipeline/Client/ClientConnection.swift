@@ -179,13 +179,13 @@ final class ClientConnection: @unchecked Sendable {
 /// early the connection is closed.
 final class ClientBodyReader: BodySource, @unchecked Sendable {
     // Loop-confined; `next()` hops onto the connection's loop when called from elsewhere.
-    private let connection: ClientConnection
+    let connection: ClientConnection
     private let pool: ConnectionPool
-    private var remaining: Int
-    private var decoder: ChunkedDecoder?
-    private let untilClose: Bool
-    private let idleTimeout: Duration
-    private var finished = false
+    var remaining: Int
+    private(set) var decoder: ChunkedDecoder?
+    let untilClose: Bool
+    let idleTimeout: Duration
+    private(set) var finished = false
     static let readSize = 256 * 1024
 
     init(connection: ClientConnection, pool: ConnectionPool, framing: HTTP1ResponseHead.Framing, idleTimeout: Duration) {
@@ -226,7 +226,7 @@ final class ClientBodyReader: BodySource, @unchecked Sendable {
         return try await withTaskExecutorPreference(loop) { try await self.nextOnLoop() }
     }
 
-    private func finish(clean: Bool) {
+    func finish(clean: Bool) {
         guard !finished else { return }
         finished = true
         if !clean { connection.close() }

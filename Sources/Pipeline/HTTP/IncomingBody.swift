@@ -61,6 +61,23 @@ public struct IncomingBody: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(storage: storage) }
 
+    /// Writes the whole body into `writer`: what a proxy does with an upstream's response body.
+    /// An upstream body on a plain socket going to an HTTP/1.1 client on a plain socket moves
+    /// socket → pipe → socket with splice(2), never through user space; anything else (TLS on
+    /// either side, chunked framing, HTTP/2, a writer that keeps or changes the bytes) is copied
+    /// chunk by chunk. Either way the writer's backpressure holds and a body cut short fails.
+    public func relay(to writer: any ResponseBodyWriter) async throws {
+        if case .source(let source) = storage, let reader = source as? ClientBodyReader,
+           let target = writer as? HTTP1ResponseWriter, try await reader.splice(to: target) {
+            return
+        }
+        RelayCounters.shared.copies.add(1, ordering: .relaxed)
+        for try await chunk in self {
+            RelayCounters.shared.copiedBytes.add(chunk.count, ordering: .relaxed)
+            try await writer.write(chunk)
+        }
+    }
+
     /// Collects the whole body, refusing with 413 once it passes `limit` bytes.
     /// Only for small metadata bodies: everything else streams.
     public func collect(upTo limit: Int) async throws -> [UInt8] {

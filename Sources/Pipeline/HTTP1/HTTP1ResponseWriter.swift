@@ -188,6 +188,29 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         written += Int(region.length)
     }
 
+    // MARK: splice relay (Client/SpliceRelay.swift)
+
+    var loop: EventLoop { connection.loop }
+
+    /// The client's socket when `count` more body bytes may be spliced straight into it: a plain
+    /// socket and Content-Length framing with room for them. nil sends the relay down the copy path.
+    func spliceSocket(for count: Int) -> SocketIO? {
+        guard connection.transport is PlainTransport, !chunked, let declaredLength, written + count <= declaredLength else { return nil }
+        return connection.transport.io
+    }
+
+    /// Sends the head if it has not gone out with a first chunk yet.
+    func flushHead() async throws {
+        guard let head = pendingHead else { return }
+        pendingHead = nil
+        try await connection.transport.write(head, [], deadline: deadline)
+    }
+
+    /// Counts bytes a relay spliced into the socket.
+    func didSplice(_ count: Int) { written += count }
+
+    var sendIdle: Duration { connection.timeouts.sendIdle }
+
     private func finish() async throws {
         if let declaredLength, written != declaredLength {
             throw HTTPError(.internalServerError, "body shorter than its Content-Length")

@@ -141,7 +141,7 @@ public final class MetricsRegistry: Sendable {
             out += "gateway_request_duration_seconds_count{\(labels(key))} \(counts.requests)\n"
         }
         let texts = active.withLock { $0 }.map { $0.renderMetrics() } + sources.withLock { $0.compactMap(\.source) }.map { $0.renderMetrics() }
-        return out + Self.merge(texts)
+        return out + RelayCounters.shared.render() + Self.merge(texts)
     }
 
     /// Several sources' texts as one exposition: each family's `# HELP`/`# TYPE` once, followed by
