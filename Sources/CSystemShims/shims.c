@@ -65,6 +65,13 @@ ssize_t csys_splice(int in_fd, int out_fd, size_t count, int more) {
     return splice(in_fd, NULL, out_fd, NULL, count, flags);
 }
 
+ssize_t csys_splice_to_file(int pipe_fd, int file_fd, off_t *offset, size_t count) {
+    loff_t position = *offset;
+    ssize_t n = splice(pipe_fd, NULL, file_fd, &position, count, SPLICE_F_MOVE);
+    if (n > 0) *offset = (off_t)position;
+    return n;
+}
+
 ssize_t csys_sendfile(int out_fd, int in_fd, off_t *offset, size_t count) {
     return sendfile(out_fd, in_fd, offset, count);
 }

@@ -115,6 +115,62 @@ struct SpliceRelayTests {
         #expect(relayed(gateway, "bodies", "splice") == 1)
     }
 
+    /// `[cache (disk tier), upstream]` with `/metrics`.
+    func diskCache(to url: String, cacheDirectory: TemporaryDirectory) throws -> GatewayProcess {
+        try GatewayProcess(config: """
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:0"}],
+             "stacks": {
+               "metrics": {"match": {"pathPrefix": ["/metrics"]}, "chain": [{"type": "metrics"}]},
+               "proxy": {"chain": [{"type": "log"}, {"type": "cache", "xCache": true, "memory": "1MiB", "disk": "\(cacheDirectory.path)", "maxBytes": "256MiB"},
+                                   {"type": "upstream", "url": "\(url)"}]}},
+             "run": ["metrics", "proxy"]}
+            """)
+    }
+
+    @Test("a disk fill splices into its file; clients arriving during it follow it; one upstream request; then HIT")
+    func diskFillIsSpliced() throws {
+        let nginx = try NginxProcess(servers: """
+            server { listen 127.0.0.1:{port0}; root {root}; add_header Cache-Control "max-age=300"; limit_rate 3m; }
+            """)
+        let object = testBytes(6 << 20, seed: 24)
+        nginx.publish("big.bin", object)
+        let cacheDirectory = TemporaryDirectory("cache-disk")
+        let gateway = try diskCache(to: nginx.url(""), cacheDirectory: cacheDirectory)
+        let directory = TemporaryDirectory()
+        var arguments = ["-Z", "--parallel-immediate", "--parallel-max", "20", "-w", "%{http_code} %header{x-cache}\\n"]
+        for i in 0..<20 { arguments += ["-o", directory.file("out\(i)"), gateway.url("web", "/big.bin")] }
+        let result = Tool.curl(arguments, timeout: 300)
+        #expect(result.status == 0)
+        let lines = result.output.split(separator: "\n")
+        #expect(lines.count == 20 && lines.allSatisfy { $0.hasPrefix("200 ") }, "\(result.output)")
+        for i in 0..<20 {
+            #expect(FileManager.default.contents(atPath: directory.file("out\(i)")) == object, "body \(i)")
+        }
+        #expect(nginx.requests(to: "/big.bin").count == 1)
+        #expect(relayed(gateway, "bodies", "splice") == 1)
+        #expect(relayed(gateway, "bytes", "splice") == object.count)
+        let hit = CacheTests.get(gateway.url("web", "/big.bin"))
+        #expect(hit.xCache == "HIT" && hit.body == object)
+    }
+
+    @Test("a disk fill whose upstream resets midway: the client's response aborts and nothing is stored")
+    func diskFillResetIsNeverStored() throws {
+        let body = testBytes(2 << 20)
+        let upstream = try FaultyUpstream { _ in
+            .reset(headers: [("Cache-Control", "max-age=300")], body: body, after: 700_000, chunked: false)
+        }
+        let cacheDirectory = TemporaryDirectory("cache-disk")
+        let gateway = try diskCache(to: upstream.url(""), cacheDirectory: cacheDirectory)
+        for _ in 0..<2 {
+            let fetched = CacheTests.get(gateway.url("web", "/object"))
+            #expect(fetched.exit == 18, "curl: transfer closed with data outstanding")
+            #expect(fetched.xCache == "MISS")
+            #expect(fetched.body.count < body.count)
+        }
+        #expect(upstream.requests(to: "/object").count == 2)
+        #expect(relayed(gateway, "bodies", "splice") == 2)
+    }
+
     func residentBytes(_ gateway: GatewayProcess) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(gateway.process.pid)/status", encoding: .utf8)) ?? ""
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),

@@ -45,6 +45,8 @@ int csys_relay_pipe(int fds[2], int size);
 /// splice(2) between a socket and a pipe, without waiting on the pipe (SPLICE_F_NONBLOCK,
 /// SPLICE_F_MOVE, and SPLICE_F_MORE when `more` is non-zero). The socket must be non-blocking too.
 ssize_t csys_splice(int in_fd, int out_fd, size_t count, int more);
+/// splice(2) from a pipe into a regular file at `*offset` (advanced by what was written).
+ssize_t csys_splice_to_file(int pipe_fd, int file_fd, off_t *offset, size_t count);
 
 extern const uint32_t CSYS_EPOLLIN;
 extern const uint32_t CSYS_EPOLLOUT;

@@ -265,8 +265,9 @@ final class CacheStore: MetricsSource {
     }
 }
 
-/// Feeds a body written by the upstream into a fill.
-final class FillWriter: ResponseBodyWriter, Sendable {
+/// Feeds a body written by the upstream into a fill; an upstream on a plain socket splices into
+/// a disk fill's file (`FileSpliceTarget`).
+final class FillWriter: FileSpliceTarget, Sendable {
     let fill: Fill
     let metrics: CacheMetrics
 
@@ -278,5 +279,12 @@ final class FillWriter: ResponseBodyWriter, Sendable {
     func write(_ chunk: [UInt8]) async throws {
         try await fill.append(chunk)
         metrics.bytesFilled.add(chunk.count, ordering: .relaxed)
+    }
+
+    func spliceFile(for count: Int) -> (file: OpenFile, offset: Int64)? { fill.fileSink(for: Int64(count)) }
+
+    func didSpliceFile(_ count: Int) {
+        fill.appendedToFile(Int64(count))
+        metrics.bytesFilled.add(count, ordering: .relaxed)
     }
 }

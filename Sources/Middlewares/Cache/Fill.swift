@@ -162,6 +162,25 @@ final class Fill: Sendable {
         try await waitForWindow()
     }
 
+    /// The file and offset where `count` more bytes may be spliced (a disk fill with room for them).
+    func fileSink(for count: Int64) -> (file: OpenFile, offset: Int64)? {
+        state.withLock { state in
+            guard state.mode == .file, let file = state.file, state.failure == nil, state.written + count <= state.limit else { return nil }
+            return (file, state.written)
+        }
+    }
+
+    /// Publishes `count` bytes written into the file right after the previous ones.
+    func appendedToFile(_ count: Int64) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.fileEnd += count
+            state.written += count
+            defer { state.dataWaiters = [] }
+            return state.dataWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
     private func waitForWindow() async throws {
         while true {
             let step = state.withLock { state -> Int in

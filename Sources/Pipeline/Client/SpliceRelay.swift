@@ -134,3 +134,97 @@ extension ClientBodyReader {
         }
     }
 }
+
+extension ClientBodyReader {
+    /// Moves the rest of this body into `target`'s file with splice(2) (socket → pipe → file) when
+    /// the upstream is a plain socket and the body has a Content-Length that fits the file; false
+    /// (nothing consumed) otherwise. Throws when the upstream fails or ends early: nothing is
+    /// published past the last byte that arrived, and the caller's fill fails.
+    func splice(toFile target: any FileSpliceTarget) async throws -> Bool {
+        let loop = connection.loop
+        if loop.inLoop { return try await spliceToFileOnLoop(target) }
+        return try await withTaskExecutorPreference(loop) { try await self.spliceToFileOnLoop(target) }
+    }
+
+    private func spliceToFileOnLoop(_ target: any FileSpliceTarget) async throws -> Bool {
+        guard !finished, decoder == nil, !untilClose, remaining >= Self.spliceMinimum,
+              connection.transport is PlainTransport, target.spliceFile(for: remaining) != nil else { return false }
+        var fds: [Int32] = [-1, -1]
+        let capacity = Int(csys_relay_pipe(&fds, Self.splicePipeSize))
+        guard capacity > 0 else { return false }
+        defer {
+            Glibc.close(fds[0])
+            Glibc.close(fds[1])
+        }
+        RelayCounters.shared.splices.add(1, ordering: .relaxed)
+        do {
+            let buffered = connection.buffer.read(upTo: remaining)
+            remaining -= buffered.count
+            RelayCounters.shared.splicedBytes.add(buffered.count, ordering: .relaxed)
+            if !buffered.isEmpty { try await target.write(buffered) }
+            guard let (file, offset) = target.spliceFile(for: remaining) else { throw ClientError.badResponse("fill file went away") }
+            let upstream = connection.transport.io
+            var position = off_t(offset)
+            var inPipe = 0
+            var sinceTurn = 0
+            while remaining > 0 || inPipe > 0 {
+                if remaining > 0, inPipe < capacity {
+                    if upstream.isClosed { throw ClientError.closed }
+                    let n = csys_splice(upstream.fd, fds[1], min(remaining, capacity - inPipe), 0)
+                    if n > 0 {
+                        inPipe += n
+                        remaining -= n
+                    } else if n == 0 {
+                        throw ClientError.closed   // the upstream ended before its Content-Length
+                    } else {
+                        switch errno {
+                        case EINTR: continue
+                        case EAGAIN:
+                            if inPipe == 0 {
+                                do {
+                                    try await upstream.waitReadable(deadline: Monotonic.after(idleTimeout))
+                                } catch IOError.timeout {
+                                    throw ClientError.timeout(phase: "idle")
+                                } catch is IOError {
+                                    throw ClientError.closed
+                                }
+                                continue
+                            }
+                        case ECONNRESET: throw ClientError.closed
+                        default: throw SystemError.errno("splice")
+                        }
+                    }
+                }
+                guard inPipe > 0 else { continue }
+                let n = csys_splice_to_file(fds[0], file.descriptor, &position, inPipe)
+                if n > 0 {
+                    inPipe -= n
+                    target.didSpliceFile(n)
+                    RelayCounters.shared.splicedBytes.add(n, ordering: .relaxed)
+                    sinceTurn += n
+                    if sinceTurn >= Self.spliceTurn {
+                        sinceTurn = 0
+                        await Task.yield()
+                    }
+                    continue
+                }
+                if n < 0, errno == EINTR || errno == EAGAIN { continue }
+                // The file failed (a full disk): what is in the pipe goes through `write`, whose
+                // owner keeps it another way, and the rest of the body takes the copy path.
+                var rest = [UInt8](repeating: 0, count: inPipe)
+                var got = 0
+                while got < inPipe {
+                    let r = rest.withUnsafeMutableBytes { Glibc.read(fds[0], $0.baseAddress! + got, inPipe - got) }
+                    if r > 0 { got += r } else if r < 0, errno == EINTR { continue } else { throw ClientError.closed }
+                }
+                try await target.write(rest)
+                return false
+            }
+            finish(clean: true)
+            return true
+        } catch {
+            finish(clean: false)
+            throw error
+        }
+    }
+}

@@ -63,13 +63,14 @@ public struct IncomingBody: AsyncSequence, Sendable {
 
     /// Writes the whole body into `writer`: what a proxy does with an upstream's response body.
     /// An upstream body on a plain socket going to an HTTP/1.1 client on a plain socket moves
-    /// socket → pipe → socket with splice(2), never through user space; anything else (TLS on
-    /// either side, chunked framing, HTTP/2, a writer that keeps or changes the bytes) is copied
+    /// socket → pipe → socket with splice(2), never through user space, and one going into a file
+    /// (a cache's disk fill, `FileSpliceTarget`) moves socket → pipe → file; anything else (TLS on
+    /// either side, chunked framing, HTTP/2, a writer that changes the bytes) is copied
     /// chunk by chunk. Either way the writer's backpressure holds and a body cut short fails.
     public func relay(to writer: any ResponseBodyWriter) async throws {
-        if case .source(let source) = storage, let reader = source as? ClientBodyReader,
-           let target = writer as? HTTP1ResponseWriter, try await reader.splice(to: target) {
-            return
+        if case .source(let source) = storage, let reader = source as? ClientBodyReader {
+            if let target = writer as? HTTP1ResponseWriter, try await reader.splice(to: target) { return }
+            if let target = writer as? any FileSpliceTarget, try await reader.splice(toFile: target) { return }
         }
         RelayCounters.shared.copies.add(1, ordering: .relaxed)
         for try await chunk in self {
@@ -125,4 +126,14 @@ private final class FailingSource: BodySource {
     let error: HTTPError
     init(_ error: HTTPError) { self.error = error }
     func next() async throws -> [UInt8]? { throw error }
+}
+
+/// A writer that keeps a body in a file of its own (a cache's disk fill): `IncomingBody.relay`
+/// may splice an upstream's bytes from a plain socket straight into that file.
+public protocol FileSpliceTarget: ResponseBodyWriter {
+    /// The file and offset where the next `count` bytes may be written, or nil when they may not
+    /// all go there (the copy path then writes them through `write`).
+    func spliceFile(for count: Int) -> (file: OpenFile, offset: Int64)?
+    /// Publishes `count` more bytes written into the file right after the previous ones.
+    func didSpliceFile(_ count: Int)
 }
