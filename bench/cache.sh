@@ -8,10 +8,11 @@
 #       sha256 of every body, time to last byte vs one client alone; nginx proxy_cache_lock alongside.
 # Needs a release build (.build/release/gateway) and nginx, wrk, curl, openssl, python3.
 # Environment: DURATION (wrk seconds, 10), ROUNDS (wrk rounds per server, 5), RUNS (1 GiB runs, 5),
-# CLIENTS (concurrent clients in (c), 500), WORKERS (nginx workers and gateway loops, 2), KEEP (keep the work directory).
+# CLIENTS (concurrent clients in (c), 500), WORKERS (nginx workers and gateway loops, 2), KEEP (keep the work directory),
+# PARTS (which of a, b, c to run: abc).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-duration="${DURATION:-10}"; rounds="${ROUNDS:-5}"; runs="${RUNS:-5}"; clients="${CLIENTS:-500}"; workers="${WORKERS:-2}"
+duration="${DURATION:-10}"; parts="${PARTS:-abc}"; rounds="${ROUNDS:-5}"; runs="${RUNS:-5}"; clients="${CLIENTS:-500}"; workers="${WORKERS:-2}"
 gateway_bin="$root/.build/release/gateway"
 [ -x "$gateway_bin" ] || { echo "bench: build first: swift build -c release" >&2; exit 1; }
 for tool in nginx wrk curl openssl python3; do
@@ -88,13 +89,14 @@ cat > "$work/pipeline.json" <<JSON
 {"version": 1, "workers": $workers,
  "listeners": [{"name": "bench", "listen": "127.0.0.1:$gateway_port"}],
  "stacks": {
+   "metrics": {"match": {"pathPrefix": ["/metrics"]}, "chain": [{"type": "metrics"}]},
    "stream": {"match": {"pathPrefix": ["/stream/"]}, "chain": [
      {"type": "cache", "memory": "64MiB"},
      {"type": "upstream", "url": "http://127.0.0.1:$origin_port", "stripPrefix": "/stream"}]},
    "cache": {"chain": [
      {"type": "cache", "memory": "64MiB", "disk": "gateway-cache", "maxBytes": "4GiB", "maxObjectSize": "2GiB"},
      {"type": "upstream", "url": "http://127.0.0.1:$origin_port"}]}},
- "run": ["stream", "cache"]}
+ "run": ["metrics", "stream", "cache"]}
 JSON
 
 "$nginx_bin" -c "$work/origin/nginx.conf" -p "$work/origin" &
@@ -118,6 +120,7 @@ ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2
 paired() { python3 -c "import sys, statistics; a, b = sys.argv[1].split(), sys.argv[2].split(); print(f'{statistics.median(float(x) / float(y) for x, y in zip(a, b)):.2f}')" "$1" "$2"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$gateway_pid/status"; }
 
+if [[ $parts == *a* ]]; then
 echo
 echo "== (a) cache HIT, 2 KiB object, wrk -t1 -c64 -d${duration}s"
 [ "$(xcache "$nginx/small.bin")" = MISS ] || true
@@ -149,6 +152,9 @@ done
 echo "  median of per-round ratios: gateway/nginx requests/s $(paired "${gateway_rps[*]}" "${nginx_rps[*]}")," \
      "nginx/gateway CPU per request $(paired "${nginx_cpu[*]}" "${gateway_cpu[*]}")"
 
+fi
+
+if [[ $parts == *b* ]]; then
 echo
 echo "== (b) 1 GiB on a miss (gateway fills its disk tier) vs curl straight from the origin"
 # sync first: the previous fill's fsync (gateway) and write-back (nginx) must not run under the next transfer.
@@ -177,7 +183,10 @@ done
 echo "  median of per-run ratios to direct: gateway miss $(paired "${through[*]}" "${direct[*]}")," \
      "not stored $(paired "${streamed[*]}" "${direct[*]}"), nginx miss $(paired "${nginx_miss[*]}" "${direct[*]}"); gateway RSS peak $((peak / 1024)) MiB"
 [ "$(xcache "$gateway/huge.bin?run=$runs")" = HIT ] && echo "  (the gateway's fill was stored: run $runs is now a HIT)"
+echo "  gateway relay paths: $(curl -fsS "$gateway/metrics" | grep '^gateway_relayed_bodies_total' | tr '\n' ' ')"
+fi
 
+if [[ $parts == *c* ]]; then
 echo
 echo "== (c) $clients concurrent clients, one uncached 100 MiB object (bodies hashed with openssl sha256)"
 expected=$(openssl dgst -sha256 -r "$work/www/big.bin" | cut -d' ' -f1)
@@ -202,3 +211,4 @@ nginx_many=$(fetch_all "$nginx/big.bin?c=nginx" "$clients" "$work/nginx-many")
 echo "  $clients clients (nginx proxy_cache_lock): $(printf '%.2f' "$nginx_many") s, correct sha256: $(correct "$work/nginx-many")/$clients," \
      "upstream requests: $(upstream_count "/big.bin?c=nginx")"
 echo "  gateway RSS now $(( $(rss_kib) / 1024 )) MiB, peak since start $(( $(awk '/^VmHWM:/ {print $2}' "/proc/$gateway_pid/status") / 1024 )) MiB"
+fi
