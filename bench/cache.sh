@@ -13,7 +13,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 duration="${DURATION:-10}"; parts="${PARTS:-abc}"; rounds="${ROUNDS:-5}"; runs="${RUNS:-5}"; clients="${CLIENTS:-500}"; workers="${WORKERS:-2}"
-gateway_bin="$root/.build/release/gateway"
+gateway_bin="${GATEWAY_BIN:-$root/.build/release/gateway}"  # GATEWAY_BIN: another build to compare
 [ -x "$gateway_bin" ] || { echo "bench: build first: swift build -c release" >&2; exit 1; }
 for tool in nginx wrk curl openssl python3; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "bench: $tool is missing (scripts/setup.sh bench)" >&2; exit 1; }
