@@ -120,6 +120,8 @@ ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2
 paired() { python3 -c "import sys, statistics; a, b = sys.argv[1].split(), sys.argv[2].split(); print(f'{statistics.median(float(x) / float(y) for x, y in zip(a, b)):.2f}')" "$1" "$2"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$gateway_pid/status"; }
 
+# CPU time (user + system, all threads) of processes, in clock ticks: steadier than req/s on a shared machine.
+cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 if [[ $parts == *a* ]]; then
 echo
 echo "== (a) cache HIT, 2 KiB object, wrk -t1 -c64 -d${duration}s"
@@ -128,8 +130,6 @@ echo "== (a) cache HIT, 2 KiB object, wrk -t1 -c64 -d${duration}s"
 xcache "$gateway/small.bin" >/dev/null
 [ "$(xcache "$gateway/small.bin")" = HIT ] || { echo "bench: gateway did not cache small.bin" >&2; exit 1; }
 cmp <(curl -fsS "$nginx/small.bin") <(curl -fsS "$gateway/small.bin")
-# CPU time (user + system, all threads) of processes, in clock ticks: steadier than req/s on a shared machine.
-cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 nginx_procs() { echo "$nginx_pid" $(pgrep -P "$nginx_pid"); }
 tick=$(getconf CLK_TCK)
 # One wrk round: prints "requests/s CPU-µs-per-request" for the server whose processes are given.
@@ -159,7 +159,7 @@ echo
 echo "== (b) 1 GiB on a miss (gateway fills its disk tier) vs curl straight from the origin"
 # sync first: the previous fill's fsync (gateway) and write-back (nginx) must not run under the next transfer.
 speed() { sync; curl -fsS -o /dev/null -w '%{speed_download}' "$1"; }
-direct=(); through=(); streamed=(); nginx_miss=(); peak=0
+direct=(); through=(); streamed=(); nginx_miss=(); fill_cpu=(); stream_cpu=(); peak=0
 for run in $(seq "$runs"); do
   # Each cache drops the previous run's 1 GiB object first, so every fill writes into recycled pages
   # (see the note at the top) rather than the first run into warm ones and the others into fresh ones.
@@ -169,19 +169,27 @@ for run in $(seq "$runs"); do
   # A fresh query is a fresh key: every run is a miss. The RSS sampler runs alongside.
   ( while true; do rss_kib; sleep 0.05; done ) > "$work/rss.$run" 2>/dev/null &
   sampler=$!
+  # The gateway's CPU time for each transfer (ticks, all threads): what a copy costs, whatever the load.
+  t0=$(cpu_ticks "$gateway_pid")
   through+=("$(speed "$gateway/huge.bin?run=$run")")
+  t1=$(cpu_ticks "$gateway_pid")
   # The memory-only stack: 1 GiB is above its maxObjectSize, so it streams through without being stored.
   streamed+=("$(speed "$gateway/stream/huge.bin?run=$run")")
+  t2=$(cpu_ticks "$gateway_pid")
+  fill_cpu+=("$(echo "($t1 - $t0) / $(getconf CLK_TCK)" | bc -l)"); stream_cpu+=("$(echo "($t2 - $t1) / $(getconf CLK_TCK)" | bc -l)")
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   run_peak=$(sort -n "$work/rss.$run" | tail -1)
   [ "${run_peak:-0}" -gt "$peak" ] && peak=$run_peak
   nginx_miss+=("$(speed "$nginx/huge.bin?run=$run")")
-  printf '  run %s: direct %.0f MB/s, gateway miss %.0f MB/s (not stored: %.0f MB/s), nginx proxy_cache miss %.0f MB/s, gateway RSS peak %s KiB\n' \
+  printf '  run %s: direct %.0f MB/s, gateway miss %.0f MB/s (not stored: %.0f MB/s), nginx proxy_cache miss %.0f MB/s, gateway RSS peak %s KiB, gateway CPU %.2f s (fill) %.2f s (not stored)\n' \
     "$run" "$(echo "${direct[-1]} / 1000000" | bc -l)" "$(echo "${through[-1]} / 1000000" | bc -l)" \
-    "$(echo "${streamed[-1]} / 1000000" | bc -l)" "$(echo "${nginx_miss[-1]} / 1000000" | bc -l)" "$run_peak"
+    "$(echo "${streamed[-1]} / 1000000" | bc -l)" "$(echo "${nginx_miss[-1]} / 1000000" | bc -l)" "$run_peak" \
+    "${fill_cpu[-1]}" "${stream_cpu[-1]}"
 done
 echo "  median of per-run ratios to direct: gateway miss $(paired "${through[*]}" "${direct[*]}")," \
      "not stored $(paired "${streamed[*]}" "${direct[*]}"), nginx miss $(paired "${nginx_miss[*]}" "${direct[*]}"); gateway RSS peak $((peak / 1024)) MiB"
+median() { python3 -c "import sys, statistics; print(f'{statistics.median(float(x) for x in sys.argv[1:]):.2f}')" "$@"; }
+echo "  gateway CPU per 1 GiB (median): fill $(median "${fill_cpu[@]}") s, not stored $(median "${stream_cpu[@]}") s"
 [ "$(xcache "$gateway/huge.bin?run=$runs")" = HIT ] && echo "  (the gateway's fill was stored: run $runs is now a HIT)"
 echo "  gateway relay paths: $(curl -fsS "$gateway/metrics" | grep '^gateway_relayed_bodies_total' | tr '\n' ' ')"
 fi
