@@ -24,7 +24,7 @@ struct CatalogConfigTests {
         let result = Tool.run(Paths.gateway, ["check", path])
         #expect(result.status == 1)
         for line in [
-            #"error: /stacks/a/chain/0: give at least one section's source: "modules", "providers" or "ociMirror""#,
+            #"error: /stacks/a/chain/0: give at least one section's source: "modules", "providers", "apt" or "ociMirror""#,
             #"error: /stacks/b/chain/0/modules: unknown source "exampels" (did you mean "examples"?)"#,
             #"error: /stacks/b/chain/0/prefix: must start with /"#,
             #"error: /stacks/c/chain/0/modles: unknown option "modles" (did you mean "modules"?)"#,
