@@ -37,6 +37,35 @@ struct CatalogConfigTests {
         #expect(result.output.split(separator: "\n").filter { $0.hasPrefix("error:") }.count == 7, "one error per mistake:\n\(result.output)")
     }
 
+    @Test("check reports each mistake in the catalog's apt option with its JSON pointer")
+    func aptOption() {
+        let dir = TemporaryDirectory()
+        let key = "\(Paths.root)/examples/apt/keys/dev-signing.asc"
+        let path = dir.write("pipeline.json", """
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:8080"}],
+             "sources": {"debs": {"type": "directory", "path": "\(Paths.root)/examples/apt/debs"}},
+             "stacks": {
+               "apt": {"match": {"pathPrefix": "/apt/"}, "chain": [{"type": "apt.repository", "source": "debs", "signingKeyFile": "\(key)"},
+                                                                  {"type": "upstream"}]},
+               "a": {"match": {"pathPrefix": "/a/"}, "chain": [{"type": "catalog", "apt": "atp"}, {"type": "respond"}]},
+               "b": {"match": {"pathPrefix": "/b/"}, "chain": [{"type": "catalog", "apt": "later"}, {"type": "respond"}]},
+               "c": {"match": {"pathPrefix": "/c/"}, "chain": [{"type": "catalog", "apt": ["apt"]}, {"type": "respond"}]},
+               "later": {"match": {"pathPrefix": "/later/"}, "chain": [{"type": "apt.repository", "source": "debs", "signingKeyFile": "\(key)"},
+                                                                  {"type": "upstream"}]},
+               "ok": {"chain": [{"type": "catalog", "apt": "apt"}, {"type": "respond"}]}}}
+            """)
+        let result = Tool.run(Paths.gateway, ["check", path])
+        #expect(result.status == 1)
+        for line in [
+            #"error: /stacks/a/chain/0/apt: no apt.repository in a stack "atp" declared before this one (did you mean "apt"?)"#,
+            #"error: /stacks/b/chain/0/apt: no apt.repository in a stack "later" declared before this one"#,
+            #"error: /stacks/c/chain/0/apt: expected a string"#,
+        ] {
+            #expect(result.output.contains(line), "missing \(line) in:\n\(result.output)")
+        }
+        #expect(result.output.split(separator: "\n").filter { $0.hasPrefix("error:") }.count == 3, "one error per mistake:\n\(result.output)")
+    }
+
     @Test("list-types documents the catalog's options")
     func listTypes() {
         let result = Tool.run(Paths.gateway, ["list-types"])
