@@ -89,11 +89,14 @@ struct CatalogAPTTests {
         #expect(page.dom.contains("<h1>hello-gateway</h1>"))
         #expect(page.dom.contains("Debian package · 1.10.0 · test package hello-gateway"), "\(page.dom)")
         #expect(page.dom.contains("<p>Long description for hello-gateway 1.10.0.</p><p>- a line starting with a dash</p>"), "\(page.dom)")
-        let versions = ["1.10.0", "1.2.0~rc1", "1.1.0", "1.0.0"].map { page.dom.range(of: "<th scope=\"row\">\($0)</th>")?.lowerBound }
+        let versions = ["1.10.0", "1.2.0~rc1", "1.1.0", "1.0.0"].map { page.dom.range(of: "/packages/hello-gateway/\($0)\"")?.lowerBound }
         #expect(versions.allSatisfy { $0 != nil } && zip(versions, versions.dropFirst()).allSatisfy { $0! < $1! },
                 "versions newest first in Debian's order: \(page.dom)")
-        #expect(page.dom.contains("<th scope=\"row\">1.10.0</th><td>amd64</td>"))
-        #expect(page.dom.contains("<td>12.0 KiB</td>"), "Installed-Size is in KiB")
+        #expect(page.dom.contains("<strong>1.10.0</strong></a></th><td>amd64</td>"), "the newest is selected")
+        #expect(page.dom.contains("<dt>Installed size</dt><dd>12.0&nbsp;KiB</dd>"), "Installed-Size is in KiB")
+        let older = Browser.load(world.url("/packages/hello-gateway/1.2.0~rc1"))
+        #expect(older.dom.contains("Debian package · 1.2.0~rc1 (not the newest)"), "\(older.dom)")
+        #expect(Self.snippet("install-version", in: older.dom) == "sudo apt-get install hello-gateway=1.2.0~rc1")
         #expect(Self.snippet("install-version", in: page.dom) == "sudo apt-get install hello-gateway=1.10.0")
         #expect(Self.snippet("sources", in: page.dom)?.contains("Signed-By: /etc/apt/keyrings/acme-packages.gpg") == true,
                 "the keyring is named after the Origin")
@@ -110,7 +113,7 @@ struct CatalogAPTTests {
         let crawled = CatalogTests.crawl(base: world.url(""), start: "/", credentials: nil)
             + CatalogTests.crawl(base: world.url(""), start: "/private/", credentials: "alice:\(Self.password)")
         #expect(crawled.contains("/packages/hello-gateway") && crawled.contains("/packages/hello-gateway-doc")
-                && crawled.contains("/private/packages/hello-gateway"), "\(crawled)")
+                && crawled.contains("/private/packages/hello-gateway") && crawled.contains("/packages/hello-gateway/1.0.0"), "\(crawled)")
     }
 
     @Test("the key line, .sources stanza and auth.conf line copied from the page make apt-get update and install work")

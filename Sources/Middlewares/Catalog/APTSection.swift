@@ -39,13 +39,20 @@ struct APTSection: CatalogSection {
     }
 
     func page(_ path: [String], _ request: CatalogRequest) async throws -> CatalogAnswer? {
-        guard path.count == 1, let (name, versions) = try await packages().first(where: { $0.name == path[0] }) else { return nil }
-        let newest = versions[0]
+        guard path.count == 1 || path.count == 2, let (name, versions) = try await packages().first(where: { $0.name == path[0] }) else { return nil }
+        var selected = versions[0]
+        let newest = selected.version
+        if path.count == 2 {
+            // The version's first architecture; every one of them is in the table.
+            guard let version = versions.first(where: { $0.version == path[1] }) else { return nil }
+            selected = version
+        }
         let base = "\(request.scheme)://\(request.authority)\(root)"
         let file = Self.fileName(shape.origin)
         var body: HTML = "<h1>" + name.html + "</h1>"
-        body += "<p class=\"muted\">Debian package · " + newest.version.html + " · " + Self.summary(newest).html + "</p>"
-        let long = Self.longDescription(newest)
+        body += "<p class=\"muted\">Debian package · " + selected.version.html + (selected.version != newest ? " (not the newest)" : "") + " · "
+            + Self.summary(selected).html + "</p>"
+        let long = Self.longDescription(selected)
         if !long.isEmpty { body += HTML.join(long.map { "<p>" + $0.html + "</p>" }) }
         body += "<div class=\"layout\"><div>"
         body += CatalogLayout.snippet(id: "key", label: "Trust the repository's signing key", text: """
@@ -65,21 +72,26 @@ struct APTSection: CatalogSection {
         }
         body += CatalogLayout.snippet(id: "install", label: "Install it", text: "sudo apt-get update\nsudo apt-get install \(name)")
         body += CatalogLayout.snippet(id: "install-version", label: "Or exactly this version",
-                                      text: "sudo apt-get install \(name)=\(newest.version)")
-        body += "<h2>Version " + newest.version.html + "</h2><dl>"
+                                      text: "sudo apt-get install \(name)=\(selected.version)")
+        body += "<h2>Version " + selected.version.html + "</h2><dl>"
         for field in ["Section", "Maintainer", "Depends", "Recommends", "Homepage"] {
-            guard let value = newest.control[field], !value.isEmpty else { continue }
+            guard let value = selected.control[field], !value.isEmpty else { continue }
             body += "<dt>" + field.html + "</dt><dd>" + value.html + "</dd>"
         }
-        body += "<dt>Source package</dt><dd>" + newest.sourceName.html + "</dd></dl>"
-        body += "</div><aside aria-label=\"Versions\">"
-        let rows: [[HTML]] = versions.map { package in
-            [package.version.html, package.architecture.html, Self.size(package.size).html,
-             (package.control["Installed-Size"].flatMap { Int64($0) }.map { Self.size($0 * 1024) } ?? "—").html,
-             package.component.html]
+        body += "<dt>Source package</dt><dd>" + selected.sourceName.html + "</dd>"
+        body += "<dt>Component</dt><dd>" + selected.component.html + "</dd>"
+        if let installed = selected.control["Installed-Size"].flatMap({ Int64($0) }) {
+            body += "<dt>Installed size</dt><dd>" + Self.size(installed * 1024).html + "</dd>"
         }
-        body += CatalogLayout.table(caption: "Versions, newest first", headers: ["Version", "Architecture", "Size", "Installed", "Component"],
-                                    rows: rows)
+        body += "</dl></div><aside aria-label=\"Versions\">"
+        let rows: [[HTML]] = versions.map { package in
+            let href = request.link(slug, [name, package.version]).html
+            let link: HTML = package.version == selected.version
+                ? "<a aria-current=\"page\" href=\"" + href + "\"><strong>" + package.version.html + "</strong></a>"
+                : "<a href=\"" + href + "\">" + package.version.html + "</a>"
+            return [link, package.architecture.html, Self.size(package.size).html]
+        }
+        body += CatalogLayout.table(caption: "Versions, newest first", headers: ["Version", "Architecture", "Size"], rows: rows)
         body += "</aside></div>"
         return .page(title: name, body: body)
     }
@@ -108,9 +120,9 @@ struct APTSection: CatalogSection {
         return paragraphs
     }
 
-    /// `812 B`, `3.4 KiB`, `12.0 MiB`.
+    /// `812 B`, `3.4 KiB`, `12.0 MiB` (a no-break space before the unit).
     static func size(_ bytes: Int64) -> String {
-        if bytes < 1024 { return "\(bytes) B" }
+        if bytes < 1024 { return "\(bytes)\u{00A0}B" }
         let units = ["KiB", "MiB", "GiB", "TiB"]
         var value = Double(bytes) / 1024, unit = 0
         while value >= 1024, unit < units.count - 1 {
@@ -118,7 +130,7 @@ struct APTSection: CatalogSection {
             unit += 1
         }
         let tenths = Int((value * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+        return "\(tenths / 10).\(tenths % 10)\u{00A0}\(units[unit])"
     }
 
     /// The keyring and list file's name on the client: the Release's Origin as a file name.
