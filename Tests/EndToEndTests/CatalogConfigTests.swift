@@ -41,6 +41,7 @@ struct CatalogConfigTests {
     func aptOption() {
         let dir = TemporaryDirectory()
         let key = "\(Paths.root)/examples/apt/keys/dev-signing.asc"
+        let hash = "$scrypt$ln=15,r=8,p=1$+VECE7QLfgNXc1UBkdLALw$D1CUC7ePWpxBlXDnLFdyRIbZGstrPFKsxBP24yahhaA"
         let path = dir.write("pipeline.json", """
             {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:8080"}],
              "sources": {"debs": {"type": "directory", "path": "\(Paths.root)/examples/apt/debs"}},
@@ -52,6 +53,10 @@ struct CatalogConfigTests {
                "c": {"match": {"pathPrefix": "/c/"}, "chain": [{"type": "catalog", "apt": ["apt"]}, {"type": "respond"}]},
                "later": {"match": {"pathPrefix": "/later/"}, "chain": [{"type": "apt.repository", "source": "debs", "signingKeyFile": "\(key)"},
                                                                   {"type": "upstream"}]},
+               "locked": {"match": {"pathPrefix": "/locked/"}, "chain": [{"type": "auth.basic", "users": {"alice": "\(hash)"}},
+                                                                        {"type": "apt.repository", "source": "debs", "signingKeyFile": "\(key)"},
+                                                                        {"type": "upstream"}]},
+               "open": {"match": {"pathPrefix": "/open/"}, "chain": [{"type": "catalog", "apt": "locked"}, {"type": "respond"}]},
                "ok": {"chain": [{"type": "catalog", "apt": "apt"}, {"type": "respond"}]}}}
             """)
         let result = Tool.run(Paths.gateway, ["check", path])
@@ -60,6 +65,7 @@ struct CatalogConfigTests {
             #"error: /stacks/a/chain/0/apt: no apt.repository in a stack "atp" declared before this one (did you mean "apt"?)"#,
             #"error: /stacks/b/chain/0/apt: no apt.repository in a stack "later" declared before this one"#,
             #"error: /stacks/c/chain/0/apt: expected a string"#,
+            #"warning: /stacks/open/chain/0/apt: the apt.repository of stack "locked" is behind auth but this catalog is not"#,
         ] {
             #expect(result.output.contains(line), "missing \(line) in:\n\(result.output)")
         }

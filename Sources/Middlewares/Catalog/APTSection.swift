@@ -173,6 +173,9 @@ extension APTSection {
             options.error("apt", "the apt.repository of stack \"\(stack)\" serves dists/ from a branch (metadata); the catalog lists only an index the gateway builds")
             return nil
         }
+        if repository.behindAuth && !context.isBehindAuth {
+            options.warning("apt", "the apt.repository of stack \"\(stack)\" is behind auth but this catalog is not: anyone can read its package names")
+        }
         var root = repository.pathPrefixes.first ?? "/"
         if !root.hasSuffix("/") { root += "/" }
         return APTSection(state: state, shape: repository.shape, root: root, behindAuth: repository.behindAuth)
