@@ -144,6 +144,7 @@ struct APTSection: CatalogSection {
             }
         }
         while name.hasSuffix("-") || name.hasSuffix(".") { name.removeLast() }
+        while name.hasPrefix("-") || name.hasPrefix(".") { name.removeFirst() }
         return name.isEmpty ? "gateway" : name
     }
 
