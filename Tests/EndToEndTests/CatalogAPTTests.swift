@@ -172,4 +172,56 @@ struct CatalogAPTTests {
         let anonymous = Tool.curl(["-k", "-s", "-o", "/dev/null", "-w", "%{http_code}", world.url("/private/packages/hello-gateway")])
         #expect(anonymous.output == "401", "the private catalog needs credentials")
     }
+
+    @Test("over github releases the catalog reads the repository's own index: no second build, no asset or API call")
+    func sharedIndex() async throws {
+        let fixtures = GitHubFixtures()
+        let work = TemporaryDirectory("catalog-apt-github")
+        let repo = fixtures.repo("hello-deb", description: "Debian packages of hello")
+        repo.commit(["README.md": "hello\n"])
+        repo.tag("v1.0.0")
+        let deb = DebBuilder.build(name: "hello", version: "1.0-1", into: work.file("built"))
+        repo.release("v1.0.0", assets: ["hello_1.0-1_amd64.deb": Array(try Data(contentsOf: URL(fileURLWithPath: deb)))])
+        let standIn = try StandInProcess(fixtures: fixtures)
+        let certificates = TestCertificates()
+        let gateway = try GatewayProcess(config: """
+            {"version": 1,
+             "listeners": [{"name": "https", "listen": "127.0.0.1:0",
+                            "tls": {"certificate": "certs/gateway.pem", "key": "certs/gateway-key.pem"}}],
+             "sources": {"org": {"type": "github", "owner": "\(fixtures.owner)", "api": "\(standIn.api)", "freshFor": "1h",
+                                 "app": {"id": "\(fixtures.appID)", "installation": "\(fixtures.installation)",
+                                         "privateKeyFile": "\(fixtures.appKeyPath)"}}},
+             "stacks": {
+               "apt": {"match": {"pathPrefix": ["/apt/"]}, "chain": [
+                 {"type": "log"},
+                 {"type": "apt.repository", "source": "org", "signingKeyFile": "\(Paths.root)/examples/apt/keys/dev-signing.asc",
+                  "repositories": ["hello-deb"], "freshFor": "1h"},
+                 {"type": "upstream"}]},
+               "catalog": {"chain": [{"type": "log"}, {"type": "catalog", "apt": "apt"}, {"type": "respond", "status": 404}]}},
+             "run": ["apt", "catalog"]}
+            """, directory: certificates.directory)
+        let base = "https://127.0.0.1:\(gateway.port("https"))"
+        func get(_ path: String) -> String {
+            let result = Tool.curl(["-k", "-w", "\n%{http_code}", base + path])
+            #expect(result.output.hasSuffix("\n200"), "\(path): \(result.output.suffix(200))")
+            return result.output
+        }
+
+        // The catalog first: its view builds the repository's index, the one apt is then served.
+        let home = get("/")
+        #expect(home.contains(">hello</a> <span class=\"detail\">1.0-1 · amd64</span>"), "\(home)")
+        let first = try await standIn.counters()
+        #expect(first["objects.ranged"] == 1, "the .deb's control read once: \(first)")
+        _ = get("/apt/dists/stable/InRelease")
+        _ = get("/apt/dists/stable/main/binary-amd64/Packages")
+        for _ in 0..<3 {
+            for path in ["/", "/?q=hello", "/packages/", "/packages/hello", "/packages/hello/1.0-1"] { _ = get(path) }
+        }
+        let after = try await standIn.counters()
+        #expect(after["api"] == first["api"], "no API call after the first build: \(first) then \(after)")
+        #expect(after["objects.ranged"] == first["objects.ranged"] && after["objects.served"] == first["objects.served"],
+                "no asset read again: \(first) then \(after)")
+        let builds = gateway.stderr.split(separator: "\n").filter { $0.contains("apt: index built") }
+        #expect(builds.count == 1, "one index for the repository and the catalog: \(gateway.stderr)")
+    }
 }
