@@ -24,7 +24,7 @@ struct CatalogConfigTests {
         let result = Tool.run(Paths.gateway, ["check", path])
         #expect(result.status == 1)
         for line in [
-            #"error: /stacks/a/chain/0: give at least one section's source: "modules", "providers" or "ociMirror""#,
+            #"error: /stacks/a/chain/0: give at least one section's source: "modules", "providers", "apt" or "ociMirror""#,
             #"error: /stacks/b/chain/0/modules: unknown source "exampels" (did you mean "examples"?)"#,
             #"error: /stacks/b/chain/0/prefix: must start with /"#,
             #"error: /stacks/c/chain/0/modles: unknown option "modles" (did you mean "modules"?)"#,
@@ -35,6 +35,41 @@ struct CatalogConfigTests {
             #expect(result.output.contains(line), "missing \(line) in:\n\(result.output)")
         }
         #expect(result.output.split(separator: "\n").filter { $0.hasPrefix("error:") }.count == 7, "one error per mistake:\n\(result.output)")
+    }
+
+    @Test("check reports each mistake in the catalog's apt option with its JSON pointer")
+    func aptOption() {
+        let dir = TemporaryDirectory()
+        let key = "\(Paths.root)/examples/apt/keys/dev-signing.asc"
+        let hash = "$scrypt$ln=15,r=8,p=1$+VECE7QLfgNXc1UBkdLALw$D1CUC7ePWpxBlXDnLFdyRIbZGstrPFKsxBP24yahhaA"
+        let path = dir.write("pipeline.json", """
+            {"version": 1, "listeners": [{"name": "web", "listen": "127.0.0.1:8080"}],
+             "sources": {"debs": {"type": "directory", "path": "\(Paths.root)/examples/apt/debs"}},
+             "stacks": {
+               "apt": {"match": {"pathPrefix": "/apt/"}, "chain": [{"type": "apt.repository", "source": "debs", "signingKeyFile": "\(key)"},
+                                                                  {"type": "upstream"}]},
+               "a": {"match": {"pathPrefix": "/a/"}, "chain": [{"type": "catalog", "apt": "atp"}, {"type": "respond"}]},
+               "b": {"match": {"pathPrefix": "/b/"}, "chain": [{"type": "catalog", "apt": "later"}, {"type": "respond"}]},
+               "c": {"match": {"pathPrefix": "/c/"}, "chain": [{"type": "catalog", "apt": ["apt"]}, {"type": "respond"}]},
+               "later": {"match": {"pathPrefix": "/later/"}, "chain": [{"type": "apt.repository", "source": "debs", "signingKeyFile": "\(key)"},
+                                                                  {"type": "upstream"}]},
+               "locked": {"match": {"pathPrefix": "/locked/"}, "chain": [{"type": "auth.basic", "users": {"alice": "\(hash)"}},
+                                                                        {"type": "apt.repository", "source": "debs", "signingKeyFile": "\(key)"},
+                                                                        {"type": "upstream"}]},
+               "open": {"match": {"pathPrefix": "/open/"}, "chain": [{"type": "catalog", "apt": "locked"}, {"type": "respond"}]},
+               "ok": {"chain": [{"type": "catalog", "apt": "apt"}, {"type": "respond"}]}}}
+            """)
+        let result = Tool.run(Paths.gateway, ["check", path])
+        #expect(result.status == 1)
+        for line in [
+            #"error: /stacks/a/chain/0/apt: no apt.repository in a stack "atp" declared before this one (did you mean "apt"?)"#,
+            #"error: /stacks/b/chain/0/apt: no apt.repository in a stack "later" declared before this one"#,
+            #"error: /stacks/c/chain/0/apt: expected a string"#,
+            #"warning: /stacks/open/chain/0/apt: the apt.repository of stack "locked" is behind auth but this catalog is not"#,
+        ] {
+            #expect(result.output.contains(line), "missing \(line) in:\n\(result.output)")
+        }
+        #expect(result.output.split(separator: "\n").filter { $0.hasPrefix("error:") }.count == 3, "one error per mistake:\n\(result.output)")
     }
 
     @Test("list-types documents the catalog's options")

@@ -207,6 +207,11 @@ struct CatalogTests {
     /// Fetches every same-site link and resource from `start` on: each must answer 200, and each
     /// HTML page must pass tidy without a warning.
     func crawl(_ world: World, start: String, credentials: String?) -> [String] {
+        Self.crawl(base: world.url(""), start: start, credentials: credentials)
+    }
+
+    /// `crawl` from `base` (`https://127.0.0.1:PORT`): the other catalog suites crawl their pages too.
+    static func crawl(base: String, start: String, credentials: String?) -> [String] {
         var queue = [start], seen: Set<String> = [start]
         let scratch = TemporaryDirectory("crawl")
         var index = 0
@@ -216,7 +221,7 @@ struct CatalogTests {
             let file = scratch.file("page-\(index)")
             var arguments = ["-k", "-o", file, "-w", "%{http_code} %{content_type}"]
             if let credentials { arguments += ["-u", credentials] }
-            let answer = Tool.curl(arguments + [world.url(path)]).output
+            let answer = Tool.curl(arguments + [base + path]).output
             #expect(answer.hasPrefix("200 "), "\(path) answered \(answer)")
             guard answer.contains("text/html"), let html = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
             let tidy = Tool.run("tidy", ["-q", "-e", "--warn-proprietary-attributes", "no", file])
@@ -227,7 +232,7 @@ struct CatalogTests {
     }
 
     /// Same-site `href` and `src` targets of a page, fragments and queries left out.
-    func links(in html: String, base: String) -> [String] {
+    static func links(in html: String, base: String) -> [String] {
         var found: [String] = []
         for attribute in ["href=\"", "src=\""] {
             for piece in html.components(separatedBy: attribute).dropFirst() {

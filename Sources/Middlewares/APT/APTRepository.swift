@@ -98,6 +98,7 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
                                    views: [SourceView("a release feed (a branch of a repository and its releases)", as: (any ReleaseFeed).self) { $0 }])
                 }
                 guard let feed, let repository, !branch.isEmpty else { return Unbuilt() }
+                APTPublished.publish(state: nil, shape: shape, context: context)
                 return APTRepository(state: nil, branch: APTBranchMetadata(feed: feed, repository: repository, branch: branch, repositories: repositories),
                                      publicKeyArmored: key.map { Array($0.certificate.armored.utf8) }, publicKeyBinary: key?.certificate.binary,
                                      roots: roots)
@@ -105,7 +106,9 @@ public struct APTRepository: Middleware, DeclaresAnonymousPaths {
             // The reason was reported above; any error means no pipeline, so this value is never used.
             guard let key, let source else { return Unbuilt() }
             let renderer = APTIndexRenderer(shape: shape, signer: OpenPGPSigner(key: key))
-            return APTRepository(state: APTIndexState(source: source, renderer: renderer, freshFor: freshFor), branch: nil,
+            let state = APTIndexState(source: source, renderer: renderer, freshFor: freshFor)
+            APTPublished.publish(state: state, shape: shape, context: context)
+            return APTRepository(state: state, branch: nil,
                                  publicKeyArmored: Array(key.certificate.armored.utf8), publicKeyBinary: key.certificate.binary, roots: roots)
         })
 

@@ -2,7 +2,7 @@ import Pipeline
 
 /// `catalog`: a web catalog of what the pipeline serves, for people: a home page with counts and
 /// a search (answered here, no JavaScript needed), and a section per kind of thing (Terraform
-/// modules and providers; other stacks add theirs, see `CatalogSection`). Pages are HTML made on
+/// modules and providers, APT packages, an OCI mirror; see `CatalogSection`). Pages are HTML made on
 /// the server with one stylesheet; READMEs are rendered with GitHub's Markdown renderer.
 ///
 /// The catalog reads the sources through the same views as the protocol behaviours (for a
@@ -29,6 +29,7 @@ public struct Catalog: Middleware {
             OptionSpec("registryPrefix", "string", "where terraform.registry serves its services (for the mirror snippet)", default: "/v1/"),
             OptionSpec("mirror", "bool", "show the network-mirror .terraformrc snippet (the registry serves the mirror)", default: "true"),
             OptionSpec("signingKeys", "[path]", "the registry's provider signing keys, to show their key IDs"),
+            OptionSpec("apt", "string", "the stack whose apt.repository the APT packages section shows (declared before this one)"),
             OptionSpec("ociMirror", "object", "{\"source\": an oci source, \"prefix\": oci.mirror's prefix (/mirror/), \"providers\": [\"host/namespace/type\"]}"),
         ],
         build: { options, context in
@@ -36,9 +37,10 @@ public struct Catalog: Middleware {
             if !prefix.hasPrefix("/") { options.error("prefix", "must start with /") }
             if !prefix.hasSuffix("/") { prefix += "/" }
             var sections = TerraformSections.build(options: options, context: context)
+            if let apt = APTSection.build(options: options, context: context) { sections.append(apt) }
             if let oci = OCISection.build(options: options, context: context) { sections.append(oci) }
-            if !options.has("modules") && !options.has("providers") && !options.has("ociMirror") {
-                options.error(nil, "give at least one section's source: \"modules\", \"providers\" or \"ociMirror\"")
+            if !options.has("modules") && !options.has("providers") && !options.has("apt") && !options.has("ociMirror") {
+                options.error(nil, "give at least one section's source: \"modules\", \"providers\", \"apt\" or \"ociMirror\"")
             }
             var slugs: Set<String> = []
             for section in sections where !slugs.insert(section.slug).inserted {
