@@ -62,5 +62,7 @@ struct SharedCacheDirectoryTests {
         let again = CacheTests.get(b.url("web", "/big.bin"))
         #expect(again.status == 200 && again.xCache == "MISS" && again.body == big)
         #expect(nginx.requests(to: "/big.bin").count == 2, "nginx access log: \(nginx.accessLog)")
+        // A lock file lives only as long as its fill.
+        #expect(waitUntil { (try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory.file("locks"))) == [] })
     }
 }

@@ -66,8 +66,8 @@ final class DiskStore: Sendable {
     // MARK: Other processes on this directory
 
     /// The lock file a fill of `key` holds (flock) in every process on this directory, so a fill
-    /// in progress in one process is seen by the others: `locks/<sha256(key)>`. Lock files stay
-    /// (empty, one per key ever filled); removing one could let two processes lock different files.
+    /// in progress in one process is seen by the others: `locks/<sha256(key)>`, removed by its
+    /// holder when the fill ends (`FileLock`).
     func lockPath(_ key: CacheKey) -> String { directory + "/locks/" + key.digest }
 
     /// The newest complete object for `key` on disk, also when another process on this directory
