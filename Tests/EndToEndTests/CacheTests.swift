@@ -378,7 +378,7 @@ struct CacheTests {
 
     static func objectFiles(_ directory: String) -> [String] {
         let folders = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return folders.filter { $0 != "tmp" }.flatMap { folder in
+        return folders.filter { $0 != "tmp" && $0 != "locks" }.flatMap { folder in
             ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/" + folder)) ?? []).map { folder + "/" + $0 }
         }
     }

@@ -18,6 +18,9 @@ struct GitHubLimitsTests {
         let harness = try GitHubSourceHarness(standIn: standIn)
         let asset = try #require(try await harness.source.releases(repo: "terraform-provider-x").first?.assets.first)
         let sha = repo.head
+        // What GitHub reported is what /metrics shows, labelled with the source's pointer.
+        #expect(harness.metricsText.contains(#/\ngateway_github_ratelimit_remaining\{source="/sources/org"\} [1-9][0-9]*\n/#), "\(harness.metricsText)")
+        #expect(harness.metricsText.contains("\ngateway_github_ratelimit_blocked{source=\"/sources/org\"} 0\n"))
 
         try await standIn.knobs(["rateLimit": ["exhausted": true, "resetInSeconds": 20]])
         try await standIn.resetCounters()
@@ -40,6 +43,8 @@ struct GitHubLimitsTests {
         #expect(limited["api"] == 1, "the first download learnt that the limit is spent; no download called GitHub after it: \(limited)")
         #expect(limited["api.limited"] == 1)
         #expect(limited["objects"] == nil && limited["codeload"] == nil)
+        #expect(harness.metricsText.contains("\ngateway_github_ratelimit_remaining{source=\"/sources/org\"} 0\n"), "\(harness.metricsText)")
+        #expect(harness.metricsText.contains("\ngateway_github_ratelimit_blocked{source=\"/sources/org\"} 1\n"))
 
         // After the reset the same downloads go through: one API call each, then the storage host.
         try await Task.sleep(for: .seconds(21))

@@ -401,16 +401,28 @@ struct DeployFilesTests {
 /// What an operator scrapes and alerts on.
 @Suite("server metrics (real binary, promtool)")
 struct ServerMetricsTests {
-    @Test("/metrics after mixed traffic: open connections, ready, draining, reloads by result, PROXY refusals; promtool check metrics is clean")
+    @Test("/metrics after mixed traffic: open connections, ready, draining, reloads by result, PROXY refusals, upstream answers, errors and latency, auth failures by reason; promtool check metrics is clean")
     func promtoolClean() throws {
         let dir = TemporaryDirectory()
         dir.write("www/hello.txt", "hello\n")
+        dir.write("www/private/secret.txt", "secret\n")
+        let nginx = try NginxProcess(servers: "server { listen 127.0.0.1:{port0}; root {root}; }")
+        nginx.publish("object.txt", Data("from upstream\n".utf8))
+        let hash = Tool.run(Paths.gateway, ["hash-password"], input: Data("right\n".utf8)).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(hash.hasPrefix("$"), "hash-password printed \(hash)")
         let config = """
             {"version": 1,
              "listeners": [{"name": "web", "listen": "127.0.0.1:0", "protocols": ["h2", "http/1.1"]},
                            {"name": "lb", "listen": "127.0.0.1:0", "proxyProtocol": true, "trustProxyFrom": ["10.0.0.0/8"]}],
              "stacks": {"health": {"match": {"pathPrefix": ["/healthz", "/readyz"]}, "chain": [{"type": "health"}]},
                         "metrics": {"match": {"pathPrefix": ["/metrics"]}, "chain": [{"type": "metrics"}]},
+                        "private": {"match": {"pathPrefix": ["/private/"]}, "chain": [
+                          {"type": "auth.basic", "users": {"alice": "\(hash)"}, "hashAttemptsPerAddress": 2},
+                          {"type": "files", "root": "www"}]},
+                        "proxied": {"match": {"pathPrefix": ["/up/"]}, "chain": [
+                          {"type": "upstream", "url": "\(nginx.url(""))", "stripPrefix": "/up"}]},
+                        "down": {"match": {"pathPrefix": ["/down/"]}, "chain": [
+                          {"type": "upstream", "url": "http://127.0.0.1:1", "stripPrefix": "/down"}]},
                         "site": {"chain": [{"type": "log"}, {"type": "cache", "memory": "1MiB"}, {"type": "files", "root": "www"}]}}}
             """
         let gateway = try GatewayProcess(config: config, directory: dir)
@@ -424,14 +436,38 @@ struct ServerMetricsTests {
         dir.write("pipeline.json", "{ broken")
         gateway.signal(SIGHUP)
         #expect(gateway.waitForLog("reload refused"))
+        // Traffic for the series of the pipeline serving now (the refused reload kept it).
+        let secret = gateway.url("web", "/private/secret.txt")
+        #expect(fetch(secret, ["-u", "alice:right"]).hasPrefix("200"))
+        #expect(fetch(secret, ["-u", "alice:wrong"]).hasPrefix("401"))
+        #expect(fetch(secret, ["-u", "alice:wrong"]).hasPrefix("429"), "the third password check from one address is over 2")
+        #expect(fetch(secret).hasPrefix("401"))
+        #expect(fetch(gateway.url("web", "/up/object.txt")).hasPrefix("200 from upstream"))
+        #expect(fetch(gateway.url("web", "/up/absent.txt")).hasPrefix("404"))
+        #expect(fetch(gateway.url("web", "/down/object.txt")).hasPrefix("502"))
 
         let scrape = Tool.curl([gateway.url("web", "/metrics")])
         let text = scrape.output
         for line in ["gateway_ready 1", "gateway_draining 0", "gateway_reloads_total{result=\"ok\"} 1",
                      "gateway_reloads_total{result=\"refused\"} 1", "gateway_proxy_protocol_refused_total{reason=\"untrusted\"} 1",
-                     "gateway_proxy_protocol_refused_total{reason=\"invalid\"} 0", "# TYPE gateway_open_connections gauge"] {
+                     "gateway_proxy_protocol_refused_total{reason=\"invalid\"} 0", "# TYPE gateway_open_connections gauge",
+                     "gateway_upstream_requests_total{upstream=\"/stacks/proxied/chain/0\",status=\"2xx\"} 1",
+                     "gateway_upstream_requests_total{upstream=\"/stacks/proxied/chain/0\",status=\"4xx\"} 1",
+                     "gateway_upstream_requests_total{upstream=\"/stacks/down/chain/0\",status=\"2xx\"} 0",
+                     "gateway_upstream_errors_total{upstream=\"/stacks/proxied/chain/0\",reason=\"connect\"} 0",
+                     "gateway_upstream_errors_total{upstream=\"/stacks/down/chain/0\",reason=\"connect\"} 1",
+                     "gateway_upstream_response_seconds_count{upstream=\"/stacks/proxied/chain/0\"} 2",
+                     "gateway_upstream_response_seconds_bucket{upstream=\"/stacks/proxied/chain/0\",le=\"+Inf\"} 2",
+                     "gateway_upstream_response_seconds_count{upstream=\"/stacks/down/chain/0\"} 0",
+                     "gateway_auth_failures_total{stack=\"private\",reason=\"bad_credentials\"} 1",
+                     "gateway_auth_failures_total{stack=\"private\",reason=\"throttled\"} 1",
+                     "gateway_auth_failures_total{stack=\"private\",reason=\"missing\"} 1",
+                     "gateway_auth_failures_total{stack=\"private\",reason=\"forbidden\"} 0",
+                     "# TYPE gateway_cache_bytes_served_total counter", "# TYPE gateway_cache_bytes_filled_total counter"] {
             #expect(text.contains("\n" + line + "\n"), "no \(line) in\n\(text)")
         }
+        // No URL of an upstream (which may carry credentials) in any label.
+        #expect(!text.contains("127.0.0.1"), "\(text)")
         let lint = Tool.run("promtool", ["check", "metrics"], input: Data(text.utf8))
         #expect(lint.status == 0, "\(lint.output)\(lint.stderr)")
         #expect(lint.output.isEmpty && lint.stderr.isEmpty, "\(lint.output)\(lint.stderr)")
@@ -454,7 +490,8 @@ struct ServerMetricsTests {
             let key = histogram.replacing("_bucket", with: "_count")
             #expect(samples.contains { $0.hasPrefix(key + " ") }, "no count for \(histogram)")
         }
-        #expect(samples.count { $0.contains("le=\"+Inf\"") } == samples.count { $0.hasPrefix("gateway_request_duration_seconds_count") })
+        let histograms = ["gateway_request_duration_seconds_count", "gateway_upstream_response_seconds_count"]
+        #expect(samples.count { $0.contains("le=\"+Inf\"") } == samples.count { sample in histograms.contains { sample.hasPrefix($0) } })
     }
 }
 

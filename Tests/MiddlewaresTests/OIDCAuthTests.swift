@@ -36,8 +36,8 @@ struct OIDCAuthTests {
         Chain([AuthGate(authenticators: [basicAuth(), oidc(rules: rules)], anonymous: PathPatterns(["/public.key", "/pub/*"])), Echo()])
     }
 
-    func send(_ chain: Chain, _ target: String, headers: HTTPFields = [:]) async throws -> Answer {
-        let context = Context(requestID: "t", stack: "apt")
+    func send(_ chain: Chain, _ target: String, headers: HTTPFields = [:], stack: String = "apt") async throws -> Answer {
+        let context = Context(requestID: "t", stack: stack)
         let response = await chain.handle(Request(target: target, headers: headers), context: context)
         return Answer(response: response, body: String(decoding: try await response.body.collect(upTo: 1 << 16), as: UTF8.self), context: context)
     }
@@ -72,6 +72,23 @@ struct OIDCAuthTests {
         #expect(wrongAudience.authError == "oidc: wrong audience")
         let foreign = try await send(aptChain(), "/dists/x", headers: bearer(issuer.token(key: try PrivateKey.generate(.rsa(bits: 2048)))))
         #expect(foreign.authError == "oidc: bad signature")
+    }
+
+    @Test("each refusal counts once in gateway_auth_failures_total by stack and reason")
+    func failureMetrics() async throws {
+        let stack = "auth-metrics-unit"
+        let chain = aptChain(rules: [("ref", ["refs/heads/main"])])
+        func count(_ reason: String) -> Int { AuthMetrics.shared.count(stack: stack, reason: reason) }
+        #expect(try await send(chain, "/x", headers: bearer(issuer.token()), stack: stack).status == 200)
+        #expect(try await send(chain, "/x", stack: stack).status == 401)
+        #expect(try await send(chain, "/x", headers: basic("alice", "wrong"), stack: stack).status == 401)
+        let expired = issuer.token([("exp", .number(Double(HTTPDate.now - 120)))])
+        #expect(try await send(chain, "/x", headers: bearer(expired), stack: stack).status == 401)
+        #expect(try await send(chain, "/x", headers: bearer(issuer.token([("ref", "refs/heads/x")])), stack: stack).status == 403)
+        #expect([count("missing"), count("bad_credentials"), count("expired"), count("forbidden"), count("throttled")] == [1, 1, 1, 1, 0])
+        let text = AuthMetrics.shared.renderMetrics()
+        #expect(text.contains("\ngateway_auth_failures_total{stack=\"\(stack)\",reason=\"expired\"} 1\n"), "\(text)")
+        #expect(MetricsRegistry.shared.render().contains("# TYPE gateway_auth_failures_total counter\n"))
     }
 
     @Test("require rules: a genuine token from elsewhere gets 403; globs and lists match")

@@ -220,6 +220,9 @@ public struct Cache: Middleware, Stoppable {
     /// stale-while-revalidate that would have to wait for another's revalidation gets the stale copy.
     private func fetch(_ key: CacheKey, _ base: CacheKey, _ request: Request, _ context: Context, _ next: Next,
                        stale: CacheEntry?, fwd: String, authorized: Bool) async throws -> Response {
+        var stale = stale
+        // Evicted (by another process on the disk directory) since the lookup: nothing to revalidate.
+        if case .disk(let path) = stale?.body, FileSystem.status(path) == nil { stale = nil }
         let (fill, reader, isOwner) = store.join(key)
         if !isOwner, let stale, stale.head.mayServeStale(stale.head.staleness(at: HTTPDate.now), within: stale.head.freshness.staleWhileRevalidate),
            let response = answer(stale, request, label: "STALE", status: CacheStatus(hit: true), now: HTTPDate.now) {
@@ -228,7 +231,9 @@ public struct Cache: Middleware, Stoppable {
             return response
         }
         let outcome: Fill.Outcome
-        if isOwner {
+        if isOwner, let published = await publishedElsewhere(fill, key, request) {
+            outcome = published
+        } else if isOwner {
             switch await run(fill, base, request, context, next, stale: stale, fwd: fwd, authorized: authorized) {
             case .shared(let shared): outcome = shared
             case .own(let response): return response
@@ -264,12 +269,33 @@ public struct Cache: Middleware, Stoppable {
             store.metrics.hits.add(1, ordering: .relaxed)
             context.annotate("cache", "REVALIDATED")
             return response
+        case .published(let entry):
+            guard entry.head.matchesVary(request),
+                  let response = answer(entry, request, label: "HIT", status: CacheStatus(hit: true), now: HTTPDate.now) else {
+                return try await passThrough(request, context, next, stale: stale, status: CacheStatus(fwd: fwd))
+            }
+            store.metrics.hits.add(1, ordering: .relaxed)
+            context.annotate("cache", "HIT")
+            return response
         case .notShared:
             return try await passThrough(request, context, next, stale: stale, status: CacheStatus(fwd: fwd))
         case .failed(let error):
             if let stale, let response = staleIfError(stale, request, context, upstreamStatus: nil) { return response }
             throw error
         }
+    }
+
+    /// With a disk tier another process may share: takes the key's disk lock (waiting while
+    /// another process fills it), then looks for a fresh object published there meanwhile. Found:
+    /// the fill resolves to it (its followers answer from it) and nothing is fetched. nil: fetch.
+    private func publishedElsewhere(_ fill: Fill, _ key: CacheKey, _ request: Request) async -> Fill.Outcome? {
+        guard let disk = store.disk else { return nil }
+        _ = await store.lockAcrossProcesses(fill, patience: .seconds(60))
+        guard let entry = disk.discover(key.text), entry.head.staleness(at: HTTPDate.now) < 0 else { return nil }
+        let outcome = Fill.Outcome.published(entry)
+        fill.resolve(outcome)
+        store.retire(fill)
+        return outcome
     }
 
     /// Refreshes a stale entry with nobody waiting for it: once per key (a refresh already in flight

@@ -14,6 +14,8 @@ final class CacheStore: MetricsSource {
     /// Bytes a fill that outgrew what it may store keeps for its slowest reader.
     let windowBytes: Int64
     private let fills = Mutex<[String: Fill]>([:])
+    /// The disk lock (`DiskStore.lockPath`) each fill of this process holds until it is retired.
+    private let fillLocks = Mutex<[ObjectIdentifier: (key: String, lock: FileLock)]>([:])
     /// The pumps running (each a fill's body streaming into the store), so `stop` can end them.
     private let pumps = Mutex<(next: Int, tasks: [Int: Task<Void, Never>], stopped: Bool)>((0, [:], false))
     private let stopped = Atomic<Bool>(false)
@@ -159,6 +161,34 @@ final class CacheStore: MetricsSource {
         fills.withLock { fills in
             if fills[fill.key.text] === fill { fills[fill.key.text] = nil }
         }
+        // Stored (renamed into place), failed or not shared: other processes may go on.
+        _ = fillLocks.withLock { $0.removeValue(forKey: ObjectIdentifier(fill)) }
+    }
+
+    /// Takes the disk lock for `fill`'s key, so other processes on the directory wait for this
+    /// fill instead of fetching the object too. When another process holds it, waits (polling,
+    /// never blocking a loop) until it is released, at most `patience`; then goes on without it
+    /// (a second fetch is correct, only wasteful). The lock is released when the fill is retired.
+    /// Returns whether it had to wait.
+    func lockAcrossProcesses(_ fill: Fill, patience: Duration) async -> Bool {
+        guard let disk else { return false }
+        // Another fill of this process has the key (one nobody may join any more, a window past
+        // what is stored): not a fill to wait for, as without other processes.
+        if fillLocks.withLock({ $0.values.contains { $0.key == fill.key.text } }) { return false }
+        let path = disk.lockPath(fill.key)
+        let giveUp = ContinuousClock.now + patience
+        var waited = false
+        var pause = Duration.milliseconds(5)
+        while !isStopped {
+            if let lock = FileLock.tryLock(path) {
+                fillLocks.withLock { $0[ObjectIdentifier(fill)] = (fill.key.text, lock) }
+                break
+            }
+            guard ContinuousClock.now < giveUp, (try? await Task.sleep(for: pause)) != nil else { break }
+            waited = true
+            pause = min(pause * 2, .milliseconds(50))
+        }
+        return waited
     }
 
     /// Where a new fill keeps its body: a temporary file when there is a disk tier, memory otherwise.
@@ -208,6 +238,7 @@ final class CacheStore: MetricsSource {
             return Array(fills.values)
         }
         for fill in inFlight { fill.fail(CancellationError()) }
+        fillLocks.withLock { $0 = [:] }
     }
 
     /// Whether `stop()` was called.

@@ -6,6 +6,9 @@ import Synchronization
 /// fsynced and renamed into place only once complete, so a crash never leaves a partial object where
 /// a lookup could find it. The index lives in memory and is rebuilt from the files at start, which is
 /// what makes the tier survive a restart. One store per directory per process, shared across reloads.
+/// Several processes may share a directory: a published file never changes (a new version gets a
+/// new name), so a reader has either a whole object or none; a fill holds `locks/<digest>` so the
+/// other processes wait for it and then `discover` what it published instead of fetching again.
 final class DiskStore: Sendable {
     struct Record: Sendable {
         var head: StoredHead
@@ -38,6 +41,7 @@ final class DiskStore: Sendable {
         budgetBytes = Atomic(budget)
         try FileSystem.makeDirectory(directory)
         try FileSystem.makeDirectory(directory + "/tmp")
+        try FileSystem.makeDirectory(directory + "/locks")
         // What a crashed process left half-written is garbage; what another process on this
         // directory (an old one still draining) is writing now is not. A fill writes at least once
         // per upstream idle timeout, so a file untouched for an hour belongs to nobody.
@@ -57,6 +61,35 @@ final class DiskStore: Sendable {
     /// The stored response for `key`, marked as used.
     func get(_ key: String) -> CacheEntry? {
         index.withLock { $0.get(key) }.map { CacheEntry(head: $0.head, body: .disk(path: $0.path)) }
+    }
+
+    // MARK: Other processes on this directory
+
+    /// The lock file a fill of `key` holds (flock) in every process on this directory, so a fill
+    /// in progress in one process is seen by the others: `locks/<sha256(key)>`, removed by its
+    /// holder when the fill ends (`FileLock`).
+    func lockPath(_ key: CacheKey) -> String { directory + "/locks/" + key.digest }
+
+    /// The newest complete object for `key` on disk, also when another process on this directory
+    /// published it (it is then indexed here too, replacing an older one). nil when there is none.
+    /// Reads the key's folder: for a miss, not for every hit.
+    func discover(_ key: String) -> CacheEntry? {
+        let digest = CacheKey(text: key).digest
+        let folder = directory + "/" + String(digest.prefix(2))
+        let known = index.withLock { $0.peek(key) }
+        var newest = known.flatMap { record in OpenFile(path: record.path) != nil ? record : nil }
+        for name in FileSystem.names(in: folder) where name.hasPrefix(digest + "-") {
+            let path = folder + "/" + name
+            guard path != known?.path, let file = OpenFile(path: path), let head = DiskObject.readHead(file), head.key == key else { continue }
+            if newest == nil || head.storedAt > newest!.head.storedAt { newest = Record(head: head, path: path, size: file.size) }
+        }
+        guard let newest else {
+            // Evicted by another process: forget it here too.
+            if known != nil { index.withLock { _ = $0.remove(key) } }
+            return nil
+        }
+        if newest.path != known?.path { _ = insert(newest) }
+        return CacheEntry(head: newest.head, body: .disk(path: newest.path))
     }
 
     /// A new, empty file under `tmp/` for a fill, opened for reading and writing.

@@ -18,6 +18,9 @@ final class Fill: Sendable {
         /// The upstream confirmed a stored entry (304); here it is, refreshed (`stored`: the refresh was
         /// kept; false when the 304 made it unstorable).
         case revalidated(CacheEntry, stored: Bool)
+        /// A fresh object another process on the disk directory stored while this one waited for
+        /// its fill lock: answer from it, nothing was fetched.
+        case published(CacheEntry)
         /// An answer that must not be shared (uncacheable, or a server error): fetch on your own.
         case notShared
         /// The fetch failed before any answer.

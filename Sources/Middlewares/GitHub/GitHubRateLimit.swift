@@ -14,7 +14,10 @@ import Synchronization
 ///   then twice as long for each further refusal in a row up to 15 minutes, as GitHub asks
 ///   ("wait for an exponentially increasing amount of time between retries"); the next answer
 ///   that is not a refusal starts the sequence again.
-final class GitHubRateLimit: Sendable {
+///
+/// It is also the source's `MetricsSource`: `gateway_github_ratelimit_remaining` and `_limit`
+/// (as GitHub last reported them) labelled `source="/sources/NAME"`.
+final class GitHubRateLimit: MetricsSource {
     private struct State {
         /// Wall-clock seconds before which no call is made.
         var blockedUntil: Double = 0
@@ -30,6 +33,32 @@ final class GitHubRateLimit: Sendable {
     static let longestSecondaryWait = 900.0
 
     private let state = Mutex(State())
+
+    /// The JSON pointer of the source this limit belongs to.
+    let metricsKey: String
+
+    init(key: String = "") { metricsKey = key }
+
+    func renderMetrics() -> String {
+        let (remaining, limit, _) = snapshot
+        let label = "source=" + MetricsRegistry.quote(metricsKey)
+        var out = ""
+        if let remaining {
+            out += "# HELP gateway_github_ratelimit_remaining API calls left in the GitHub rate-limit window, as GitHub last reported.\n"
+            out += "# TYPE gateway_github_ratelimit_remaining gauge\n"
+            out += "gateway_github_ratelimit_remaining{\(label)} \(remaining)\n"
+        }
+        if let limit {
+            out += "# HELP gateway_github_ratelimit_limit API calls allowed per GitHub rate-limit window, as GitHub last reported.\n"
+            out += "# TYPE gateway_github_ratelimit_limit gauge\n"
+            out += "gateway_github_ratelimit_limit{\(label)} \(limit)\n"
+        }
+        let blocked = retryAfter() != nil
+        out += "# HELP gateway_github_ratelimit_blocked 1 while the source makes no GitHub call because the rate limit is spent.\n"
+        out += "# TYPE gateway_github_ratelimit_blocked gauge\n"
+        out += "gateway_github_ratelimit_blocked{\(label)} \(blocked ? 1 : 0)\n"
+        return out
+    }
 
     /// Seconds to wait before calling again, or nil when calls may go ahead.
     func retryAfter(now: Double = WallClock.now) -> Int? {

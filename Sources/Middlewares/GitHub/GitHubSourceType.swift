@@ -20,7 +20,7 @@ extension GitHubSource {
             OptionSpec("maxConcurrentCalls", "int", "API calls in flight at once (GitHub's secondary limits punish concurrency)",
                        default: "8"),
         ],
-        build: { options, _ in
+        build: { options, context in
             let name = options.pointer.tokens.last ?? "github"
             let owner = options.string("owner", required: true) ?? ""
             let apiText = options.string("api") ?? "https://api.github.com"
@@ -62,7 +62,8 @@ extension GitHubSource {
                 options.error("owner", "\"\(owner)\" is not a GitHub login")
             }
             let client = try HTTPClient(configuration)
-            let rateLimit = GitHubRateLimit()
+            let rateLimit = GitHubRateLimit(key: options.pointer.description)
+            context.metrics(rateLimit)
             let api: GitHubAPI
             let credentials: GitHubCredentials
             if let app {

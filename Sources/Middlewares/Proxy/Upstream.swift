@@ -18,6 +18,8 @@ public struct Upstream: Middleware {
     let forwardAuthorization: Bool
     let authorization: Secret?
     let rewriteLocation: Bool
+    /// Answers, failures and time to head, labelled with this middleware's JSON pointer.
+    let metrics: UpstreamMetrics
 
     public static let type = MiddlewareType(
         name: "upstream", summary: "Fetches from an upstream (a fixed url, or what a behaviour prepared) and streams it back.",
@@ -35,7 +37,7 @@ public struct Upstream: Middleware {
             OptionSpec("authorization", "secret", "Authorization header value sent upstream (or authorizationFile)"),
             OptionSpec("rewriteLocation", "bool", "rewrite a Location into url to the client's path (url mode)", default: "true"),
         ],
-        build: { options, _ in
+        build: { options, context in
             var base: HTTPURL?
             if let text = options.string("url") {
                 base = HTTPURL(text)
@@ -50,11 +52,13 @@ public struct Upstream: Middleware {
             let strip = options.string("stripPrefix")
             if let strip, !strip.hasPrefix("/") { options.error("stripPrefix", "must start with /") }
             let client = try HTTPClient(configuration)
+            let metrics = UpstreamMetrics(key: options.pointer.description)
+            context.metrics(metrics)
             return Upstream(base: base, client: client, stripPrefix: strip.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
                             followRedirects: options.bool("followRedirects", default: false),
                             forwardAuthorization: options.bool("forwardAuthorization", default: false),
                             authorization: options.secret("authorization"),
-                            rewriteLocation: options.bool("rewriteLocation", default: true))
+                            rewriteLocation: options.bool("rewriteLocation", default: true), metrics: metrics)
         })
 
     public func handle(_ request: Request, context: Context, next: Next) async throws -> Response {
@@ -80,6 +84,7 @@ public struct Upstream: Middleware {
             throw HTTPError(.badGateway, "no upstream configured for this request")
         }
         let response: ClientResponse
+        let started = ContinuousClock.now
         do {
             if let fetch = request.upstream?.fetch {
                 response = try await fetch(outgoing, context.deadline)
@@ -87,9 +92,17 @@ public struct Upstream: Middleware {
                 response = try await client.execute(outgoing, followRedirects: follow, deadline: context.deadline)
             }
         } catch let error as ClientError {
+            metrics.failed(UpstreamMetrics.reason(error))
             context.annotate("upstream_error", error.description)
             throw error.isTimeout ? HTTPError(.gatewayTimeout, "upstream timed out") : HTTPError(.badGateway, "upstream unavailable")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // A prepared fetch's own refusal (a GitHub API error): counted, passed on unchanged.
+            metrics.failed("other")
+            throw error
         }
+        metrics.answered(status: response.status.code, after: started.duration(to: .now))
         var headers = response.headers
         headers.removeHopByHop()
         if request.upstream == nil, rewriteLocation, let base, let location = headers["Location"],
@@ -103,7 +116,15 @@ public struct Upstream: Middleware {
             body = ResponseBody(content: .empty, length: nil)
         } else {
             // Spliced socket to socket when both are plain (IncomingBody.relay), copied otherwise.
-            body = ResponseBody(length: upstreamBody.length) { writer in try await upstreamBody.relay(to: writer) }
+            let metrics = self.metrics
+            body = ResponseBody(length: upstreamBody.length) { writer in
+                do {
+                    try await upstreamBody.relay(to: writer)
+                } catch let error as ClientError {
+                    metrics.failed("body")
+                    throw error
+                }
+            }
             headers.remove("Content-Length")
         }
         if request.method != .head, response.status.allowsContent, upstreamBody.isEmpty { body = .empty }

@@ -40,6 +40,7 @@ extension AuthGate {
             }
         }
         flush()
+        if !gates.isEmpty, !stack.name.isEmpty, !context.environment.checkOnly { AuthMetrics.shared.declare(stack: stack.name) }
         if gates.count > 1 {
             context.diagnostics.warning(gates[1], "auth middlewares separated by other middlewares are separate checks that must all pass; "
                 + "place them next to each other to accept any of them")

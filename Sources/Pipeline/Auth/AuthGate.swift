@@ -10,7 +10,8 @@
 /// 4. Otherwise: 403 if any authenticator recognised genuine credentials that policy refuses;
 ///    401 with a challenge for every scheme if nothing was presented; 401 "invalid credentials"
 ///    when something was presented and nobody accepted it (a bad signed URL counts). Bodies say
-///    which case it is; the reasons go to the access log as `auth_error`.
+///    which case it is; the reasons go to the access log as `auth_error`, and each refusal is
+///    counted in `gateway_auth_failures_total` by stack and reason (`AuthMetrics`).
 public struct AuthGate: Middleware {
     public let authenticators: [any Authenticator]
     public let anonymous: PathPatterns
@@ -44,7 +45,17 @@ public struct AuthGate: Middleware {
         }
         var forbidden = false
         for authenticator in authenticators {
-            switch try await authenticator.authenticate(request, context: context) {
+            let outcome: AuthOutcome
+            do {
+                outcome = try await authenticator.authenticate(request, context: context)
+            } catch let error as HTTPError {
+                // Throttled (429) or unable to decide now (503): counted, passed on.
+                if error.status.code == 429 || error.status.code == 503 {
+                    AuthMetrics.shared.refused(stack: context.stack, reason: error.status.code == 429 ? "throttled" : "unavailable")
+                }
+                throw error
+            }
+            switch outcome {
             case .identity(let identity):
                 context.identity = identity
                 return try await next(request, context)
@@ -58,6 +69,7 @@ public struct AuthGate: Middleware {
             }
         }
         if !reasons.isEmpty { context.annotate("auth_error", reasons.joined(separator: "; ")) }
+        AuthMetrics.shared.refused(stack: context.stack, reason: forbidden ? "forbidden" : AuthMetrics.reason(rejections: reasons))
         if forbidden { throw HTTPError(.forbidden, "credentials valid but not allowed here") }
         var headers = HTTPFields()
         var seen: Set<String> = []

@@ -12,6 +12,8 @@ final class GitHubSourceHarness: @unchecked Sendable {
     let server: Server
     let port: Int
     let secret = "hook-" + SecureRandom.hex(8)
+    /// What the loaded pipeline would show in /metrics (its sources' series).
+    let metricsSources: [any MetricsSource]
 
     /// `options` are extra members of the source object, e.g. `"freshFor": "2s"`. `auth` chooses the
     /// App (default), the stand-in's user token or no credentials.
@@ -38,6 +40,7 @@ final class GitHubSourceHarness: @unchecked Sendable {
             throw HarnessError(description: "pipeline did not load: \(diagnostics.errors)")
         }
         self.source = source
+        metricsSources = loaded.metricsSources
         let probe = CompiledStack(name: "probe", matches: [], chain: Chain([SourceProbe(source: source)] + fetch.chain.middlewares))
         let listener = ListenerConfig(name: "test", addresses: SocketAddress.listenAddresses("127.0.0.1:0")!)
         server = try Server(pipeline: LoadedPipeline(listeners: [listener], stacks: [hooks, probe], workers: 1))
@@ -54,6 +57,9 @@ final class GitHubSourceHarness: @unchecked Sendable {
     }
 
     func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+
+    /// The pipeline's source series as /metrics would render them.
+    var metricsText: String { metricsSources.map { $0.renderMetrics() }.joined() }
 
     /// GETs a probe path; status, headers and body.
     func get(_ path: String) async throws -> (status: Int, headers: HTTPFields, body: [UInt8]) {

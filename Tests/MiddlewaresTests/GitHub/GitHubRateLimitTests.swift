@@ -68,4 +68,20 @@ struct GitHubRateLimitTests {
         #expect(limit.retryAfter(now: now + 29) == 1)
         #expect(limit.retryAfter(now: now + 31) == nil)
     }
+
+    @Test("/metrics shows the remaining calls and the limit GitHub last reported, labelled with the source's pointer")
+    func metrics() {
+        let limit = GitHubRateLimit(key: "/sources/gh")
+        #expect(!limit.renderMetrics().contains("gateway_github_ratelimit_remaining"), "nothing reported yet")
+        limit.record(status: 200, headers: ["X-RateLimit-Remaining": "4321", "X-RateLimit-Limit": "5000"], body: [])
+        var text = limit.renderMetrics()
+        #expect(text.contains("\ngateway_github_ratelimit_remaining{source=\"/sources/gh\"} 4321\n"), "\(text)")
+        #expect(text.contains("\ngateway_github_ratelimit_limit{source=\"/sources/gh\"} 5000\n"), "\(text)")
+        #expect(text.contains("\ngateway_github_ratelimit_blocked{source=\"/sources/gh\"} 0\n"), "\(text)")
+        limit.record(status: 200, headers: ["X-RateLimit-Remaining": "4320"], body: [])
+        text = limit.renderMetrics()
+        #expect(text.contains("\ngateway_github_ratelimit_remaining{source=\"/sources/gh\"} 4320\n"), "\(text)")
+        limit.record(status: 403, headers: ["X-RateLimit-Remaining": "0", "X-RateLimit-Reset": String(Int(WallClock.now) + 600)], body: [])
+        #expect(limit.renderMetrics().contains("\ngateway_github_ratelimit_blocked{source=\"/sources/gh\"} 1\n"))
+    }
 }
