@@ -48,8 +48,8 @@ release:
 	$(SWIFT) build -c release --product gateway
 
 ## fuzz: libFuzzer on the HTTP/1.1 parser and chunked decoder, the JSON parser, HTTP/2 frames
-## and HPACK into the request head (through nghttp2), and the PROXY protocol header parser, RUNS
-## executions each (default 1000000)
+## and HPACK into the request head (through nghttp2), the PROXY protocol header parser, JWTs and
+## JWKS, and OpenPGP armor, keys and signatures, RUNS executions each (default 1000000)
 fuzz:
 	@scripts/setup.sh fuzz
 	scripts/fuzz.sh $(RUNS)

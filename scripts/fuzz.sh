@@ -4,7 +4,9 @@
 #                                         FUZZ_JOBS=N runs N workers per target)
 # Targets: http1 (HTTP/1.1 parser and chunked decoder), json (the strict JSON parser behind
 # pipeline.json and JWT/JWKS), h2 (frames and HPACK through an nghttp2 server session into
-# HTTP2RequestHead with small listener limits), proxy (the PROXY protocol v1/v2 header parser).
+# HTTP2RequestHead with small listener limits), proxy (the PROXY protocol v1/v2 header parser),
+# jwt (JWT parsing, algorithm pinning, signature and claim checks, JWKS keys; links libcrypto),
+# openpgp (ASCII armor, packets, keys, signatures, a verification; links libcrypto).
 # New inputs go to fuzz/corpus-run/<target>/ (not committed); fuzz/corpus/ (http1) and
 # fuzz/corpus-<target>/ hold the seeds. A crash leaves its input in fuzz/crash-* and fails the script.
 set -euo pipefail
@@ -13,7 +15,7 @@ cd "$root"
 runs="${1:-1000000}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(http1 json h2 proxy)
+[ ${#targets[@]} -gt 0 ] || targets=(http1 json h2 proxy jwt openpgp)
 out=.build/fuzz
 mkdir -p "$out"
 
@@ -45,7 +47,18 @@ for target in "${targets[@]}"; do
       sources=(Sources/Pipeline/Server/ProxyHeader.swift Sources/Pipeline/Util/CRC32C.swift Sources/Pipeline/Engine/SocketAddress.swift
                Sources/Pipeline/Util/SystemError.swift fuzz/ProxyHeaderFuzz.swift)
       seeds=(fuzz/corpus-proxy); options=(-max_len=512) ;;
-    *) echo "fuzz: unknown target $target (http1, json, h2, proxy)" >&2; exit 2 ;;
+    jwt)
+      sources=(Sources/Pipeline/Crypto/{JWT,JWTVerifier,JWKSet,PublicKey,PrivateKey,SignatureAlgorithm,Base64,CryptoError,DER,MemoryBIO}.swift
+               Sources/Pipeline/TLS/OpenSSLError.swift Sources/Pipeline/Util/{Log,WallClock,PercentEncoding}.swift Sources/Pipeline/JSON/*.swift
+               fuzz/JWTFuzz.swift)
+      extra=(-I Sources/COpenSSL -lcrypto)
+      seeds=(fuzz/corpus-jwt); options+=(-dict=fuzz/jwt.dict) ;;
+    openpgp)
+      sources=(Sources/Pipeline/Crypto/*.swift Sources/Pipeline/TLS/OpenSSLError.swift Sources/Pipeline/Util/{Log,WallClock,PercentEncoding}.swift
+               Sources/Pipeline/JSON/*.swift fuzz/OpenPGPFuzz.swift)
+      extra=(-I Sources/COpenSSL -lcrypto)
+      seeds=(fuzz/corpus-openpgp); options+=(-dict=fuzz/openpgp.dict) ;;
+    *) echo "fuzz: unknown target $target (http1, json, h2, proxy, jwt, openpgp)" >&2; exit 2 ;;
   esac
   binary="$out/$target-fuzz"
   newest="$(ls -t "${sources[@]}" | head -1)"

@@ -28,7 +28,7 @@ struct OIDCAuthTests {
     func basicAuth() -> BasicAuth {
         var users = UserList()
         _ = users.add(user: "alice", hash: Self.alice.encoded)
-        return BasicAuth(users: users, realm: "gateway", cache: VerifiedCredentialCache(ttl: .seconds(60)), decoy: Self.alice)
+        return BasicAuth(users: users, realm: "gateway", cacheTTL: 60, decoy: Self.alice)
     }
 
     /// apt's stack: Basic users and GitHub Actions tokens as alternatives, `/public.key` open.

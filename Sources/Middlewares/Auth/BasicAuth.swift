@@ -3,11 +3,15 @@ import Pipeline
 /// `auth.basic`: HTTP Basic (RFC 7617) against users with scrypt or PBKDF2 hashes (`gateway
 /// hash-password`). The hash runs on the `BlockingPool`, never on an event loop; an unknown user
 /// costs the same hash as a known one, so timing does not tell which names exist. Successful
-/// checks are remembered for `cacheTTL`, because apt sends the password with every request.
+/// checks are remembered for `cacheTTL`, because apt sends the password with every request, by the
+/// process-wide `PasswordVerifier`: a reload keeps them while a user's stored hash is unchanged,
+/// and requests with the same credential share one hash.
 public struct BasicAuth: Authenticator {
     let users: UserList
     let realm: String
-    let cache: VerifiedCredentialCache
+    /// Seconds a verified password is remembered (0: not at all).
+    let cacheTTL: Int64
+    var verifier = PasswordVerifier.shared
     /// Verified against when the user is unknown, so the time taken does not depend on the name.
     let decoy: PasswordHash
     /// Hash attempts per client address and per user name (docs/auth.md, throttling).
@@ -47,7 +51,7 @@ public struct BasicAuth: Authenticator {
             }
             let decoy = users.hashes.values.first ?? (try! PasswordHash.create([], scheme: .pbkdf2SHA256(iterations: 10_000)))
             return BasicAuth(users: users, realm: options.string("realm", default: "gateway"),
-                             cache: VerifiedCredentialCache(ttl: options.duration("cacheTTL", default: .seconds(300))), decoy: decoy,
+                             cacheTTL: Int64(options.duration("cacheTTL", default: .seconds(300)).seconds), decoy: decoy,
                              throttle: HashThrottle(perAddress: options.int("hashAttemptsPerAddress", default: 20, range: 0...1_000_000),
                                                     perUser: options.int("hashAttemptsPerUser", default: 20, range: 0...1_000_000)))
         })
@@ -64,23 +68,23 @@ public struct BasicAuth: Authenticator {
         default:
             return .noCredentials
         }
-        let now = HTTPDate.now
-        if cache.contains([user, password], now: now) { return .identity(Identity(subject: user, method: "basic")) }
         let known = users[user]
-        let hash = known ?? decoy
-        if let (limit, wait) = throttle.take(address: context.clientAddress, user: known != nil ? user : nil) {
-            context.annotate("auth_error", "basic: too many password checks per \(limit.rawValue)")
-            throw HTTPError(.tooManyRequests, "too many login attempts, try again later", headers: ["Retry-After": String(wait)])
-        }
         let valid: Bool
         do {
-            valid = try await BlockingPool.shared.run { hash.verify(Array(password.utf8)) }
+            valid = try await verifier.verify(user: user, stored: known ?? decoy, password: password, ttl: cacheTTL, now: HTTPDate.now,
+                                              remember: known != nil) {
+                if let (limit, wait) = throttle.take(address: context.clientAddress, user: known != nil ? user : nil) {
+                    context.annotate("auth_error", "basic: too many password checks per \(limit.rawValue)")
+                    throw HTTPError(.tooManyRequests, "too many login attempts, try again later", headers: ["Retry-After": String(wait)])
+                }
+            }
+        } catch let error as HTTPError {
+            throw error
         } catch {
             throw HTTPError(.serviceUnavailable, "busy, try again", headers: ["Retry-After": "1"])
         }
         guard known != nil else { return .rejected("basic: unknown user") }
         guard valid else { return .rejected("basic: wrong password") }
-        cache.insert([user, password], now: now)
         return .identity(Identity(subject: user, method: "basic"))
     }
 }
