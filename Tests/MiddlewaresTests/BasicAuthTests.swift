@@ -175,6 +175,38 @@ struct BasicAuthTests {
         #expect(verifier.hashes == hashes)
     }
 
+    @Test("once cacheTTL has passed, a password that verified before is hashed again without a throttle token; guesses still take one")
+    func knownLoginNotThrottled() async throws {
+        let verifier = PasswordVerifier()
+        let stored = try PasswordHash(parsing: Self.alice)
+        struct Throttled: Error {}
+        var tokens = 0
+        let take = { tokens += 1 }
+        let refuse: () throws -> Void = { throw Throttled() }
+        #expect(try await verifier.verify(user: "alice", stored: stored, password: "wonderland", ttl: 300, now: 1_000, beforeHashing: take))
+        #expect(tokens == 1 && verifier.hashes == 1)
+        // Within cacheTTL: from memory.
+        #expect(try await verifier.verify(user: "alice", stored: stored, password: "wonderland", ttl: 300, now: 1_299, beforeHashing: refuse))
+        #expect(verifier.hashes == 1)
+        // Past cacheTTL, with the budget spent (by a guesser at the same address): hashed again, not refused.
+        #expect(try await verifier.verify(user: "alice", stored: stored, password: "wonderland", ttl: 300, now: 1_400, beforeHashing: refuse))
+        #expect(verifier.hashes == 2)
+        // The renewed entry answers from memory again.
+        #expect(try await verifier.verify(user: "alice", stored: stored, password: "wonderland", ttl: 300, now: 1_600, beforeHashing: refuse))
+        #expect(verifier.hashes == 2)
+        // A guess, and a password never verified, still take a token (and are refused here).
+        await #expect(throws: Throttled.self) { try await verifier.verify(user: "alice", stored: stored, password: "guess", ttl: 300, now: 1_700, beforeHashing: refuse) }
+        let other = try PasswordHash(parsing: Self.bob)
+        await #expect(throws: Throttled.self) { try await verifier.verify(user: "bob", stored: other, password: "builder", ttl: 300, now: 1_700, beforeHashing: refuse) }
+        // Known for a day after its last verification, then a login like any other.
+        await #expect(throws: Throttled.self) {
+            try await verifier.verify(user: "alice", stored: stored, password: "wonderland", ttl: 300, now: 1_400 + PasswordVerifier.knownFor, beforeHashing: refuse)
+        }
+        // cacheTTL 0 uses nothing remembered, this exemption included.
+        await #expect(throws: Throttled.self) { try await verifier.verify(user: "alice", stored: stored, password: "wonderland", ttl: 0, now: 1_450, beforeHashing: refuse) }
+        #expect(verifier.hashes == 2)
+    }
+
     @Test("50 concurrent requests with one uncached credential cost one hash and one throttle token")
     func singleFlight() async throws {
         let verifier = PasswordVerifier()

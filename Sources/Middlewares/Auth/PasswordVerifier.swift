@@ -14,7 +14,13 @@ import Synchronization
 ///   wait for that hash instead of starting their own (apt and CI runners open several connections
 ///   with the same password at once).
 ///
-/// Bounded: at most `capacity` entries (expired ones go first, then the oldest quarter); hashes
+/// * **Known logins are not throttled.** Once `cacheTTL` has passed, a password that verified within
+///   the last `knownFor` (a day) is hashed again, but without taking a throttle token: it is not a
+///   guess, and an attacker at the same address (or guessing at the same user) must not be able to
+///   lock a real user out when that user's remembered login runs out. Single-flight and the renewed
+///   entry keep that to one hash per credential per `cacheTTL`.
+///
+/// Bounded: at most `capacity` entries (ones older than `knownFor` go first, then the oldest quarter); hashes
 /// under way are bounded by the `BlockingPool` queue. Counts hashes and joined waits for /metrics.
 final class PasswordVerifier: MetricsSource {
     /// The verifier of every `auth.basic` the configuration builds, across reloads.
@@ -35,6 +41,9 @@ final class PasswordVerifier: MetricsSource {
         var hashes = 0
         var joined = 0
     }
+
+    /// How long a verified password stays known (re-checked without the throttle once `cacheTTL` has passed).
+    static let knownFor: Int64 = 86_400
 
     private let key = SecureRandom.bytes(32)
     let capacity: Int
@@ -57,35 +66,37 @@ final class PasswordVerifier: MetricsSource {
     private enum Found {
         case verified
         case pending(Task<Bool, any Error>)
-        case none
+        /// No usable verification; `known` when this credential verified within `knownFor`.
+        case none(known: Bool)
     }
 
     /// A verification of `id` no older than `ttl`, or a hash of it under way (which the caller joins).
     private func find(_ id: [UInt8], ttl: Int64, now: Int64, in state: inout State) -> Found {
+        var known = false
         if ttl > 0, let entry = state.entries[id] {
             if entry.verifiedAt + ttl > now, entry.expires > now { return .verified }
-            if entry.expires <= now { state.entries[id] = nil }
+            if entry.verifiedAt + Self.knownFor <= now { state.entries[id] = nil } else { known = true }
         }
         if let flight = state.flights[id] {
             state.joined += 1
             return .pending(flight)
         }
-        return .none
+        return .none(known: known)
     }
 
     /// Whether `password` matches `stored` for `user`. True at once when it verified within `ttl`
     /// seconds (0: never remembered); otherwise waits for a hash of the same credential already under
-    /// way, or calls `beforeHashing` (the throttle, which may throw) and runs the hash on the
-    /// `BlockingPool`. `remember: false` (the decoy hash of an unknown user) keeps the result out of the cache.
+    /// way, or calls `beforeHashing` (the throttle, which may throw; skipped for a credential that
+    /// verified within `knownFor`) and runs the hash on the `BlockingPool`. `remember: false` (the
+    /// decoy hash of an unknown user) keeps the result out of the cache.
     func verify(user: String, stored: PasswordHash, password: String, ttl: Int64, now: Int64, remember: Bool = true,
                 beforeHashing: () throws -> Void) async throws -> Bool {
         let id = fingerprint(user: user, stored: stored, password: password)
         switch state.withLock({ find(id, ttl: ttl, now: now, in: &$0) }) {
         case .verified: return true
         case .pending(let flight): return try await flight.value
-        case .none: break
+        case .none(let known): if !known { try beforeHashing() }
         }
-        try beforeHashing()
         let flight: Task<Bool, any Error>? = state.withLock { state in
             switch find(id, ttl: ttl, now: now, in: &state) {
             case .verified: return nil
@@ -120,7 +131,7 @@ final class PasswordVerifier: MetricsSource {
             state.flights[id] = nil
             guard valid, ttl > 0 else { return }
             if state.entries[id] == nil, state.entries.count >= capacity {
-                state.entries = state.entries.filter { $0.value.expires > now }
+                state.entries = state.entries.filter { $0.value.verifiedAt + Self.knownFor > now }
                 if state.entries.count >= capacity {
                     let oldest = state.entries.sorted { $0.value.verifiedAt < $1.value.verifiedAt }.prefix(capacity / 4 + 1)
                     for (key, _) in oldest { state.entries[key] = nil }
