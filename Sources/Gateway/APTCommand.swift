@@ -136,9 +136,18 @@ enum APTCommand {
         return (CLI.absolute(config) as NSString).deletingLastPathComponent + "/" + path
     }
 
-    static func write(_ path: String, _ data: Data, mode: Int) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try data.write(to: URL(fileURLWithPath: path))
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+    /// Writes `data` to `path` with `mode` from the start (the secret key is never readable by
+    /// others), creating its folder; a bare file name is written in the working directory.
+    static func write(_ path: String, _ data: Data, mode: UInt32) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                let posix = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map { Int32($0.code) }
+                throw SystemError(call: "mkdir \(folder)", code: posix ?? ENOTDIR)
+            }
+        }
+        try FileSystem.writeFile(path, [UInt8](data), mode: mode)
     }
 }

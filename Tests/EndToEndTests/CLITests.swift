@@ -283,6 +283,30 @@ struct CLITests {
         #expect(Tool.run("openssl", ["verify", "-CAfile", dir.file("certs/ca.pem"), dir.file("certs/gateway.pem")]).output.contains("OK"))
     }
 
+    @Test("apt keygen writes a bare name in the working directory, the secret key 0600 from the start (also over a wider file with --force); a bad folder is one line")
+    func aptKeygen() throws {
+        let dir = TemporaryDirectory()
+        func mode(_ name: String) throws -> Int? { try FileManager.default.attributesOfItem(atPath: dir.file(name))[.posixPermissions] as? Int }
+        let made = gateway(["apt", "keygen", "--out", "signing"], in: dir.path)
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(made.output.contains("secret key:  signing.asc"))
+        #expect(try mode("signing.asc") == 0o600)
+        #expect(try mode("signing.pub.asc") == 0o644)
+        #expect(try String(contentsOfFile: dir.file("signing.asc"), encoding: .utf8).hasPrefix("-----BEGIN PGP PRIVATE KEY BLOCK-----"))
+        #expect(gateway(["apt", "keygen", "--out", "signing"], in: dir.path).status != 0, "an existing key is kept without --force")
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: dir.file("signing.asc"))
+        #expect(gateway(["apt", "keygen", "--out", "signing", "--force"], in: dir.path).status == 0)
+        #expect(try mode("signing.asc") == 0o600)
+
+        dir.write("plain-file", "x")
+        let bad = gateway(["apt", "keygen", "--out", "plain-file/signing"], in: dir.path)
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("cannot write the key: mkdir plain-file: "), "\(bad.stderr)")
+        #expect(!bad.stderr.contains("NSCocoaErrorDomain"))
+        #expect(bad.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test("serve with an invalid config logs every error and exits 1; a busy port exits 1")
     func serveFailures() {
         let dir = TemporaryDirectory()

@@ -43,6 +43,25 @@ public enum FileSystem {
         return names
     }
 
+    /// Writes `bytes` to `path` (replacing what is there; a symlink at `path` is refused) with
+    /// permission bits `mode` from the moment the file exists, so a secret is never readable by
+    /// others, not even while it is written, and not when it replaces a file with wider bits.
+    public static func writeFile(_ path: String, _ bytes: [UInt8], mode: UInt32) throws(SystemError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        guard fd >= 0 else { throw SystemError.errno("open \(path)") }
+        defer { close(fd) }
+        guard fchmod(fd, mode_t(mode)) == 0 else { throw SystemError.errno("chmod \(path)") }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SystemError.errno("write \(path)")
+            }
+            written += count
+        }
+    }
+
     /// What `path` is (symlinks followed), or nil when it does not exist or cannot be seen.
     public static func status(_ path: String) -> FileStatus? {
         var info = stat()

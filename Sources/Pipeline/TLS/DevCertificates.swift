@@ -122,7 +122,10 @@ public enum DevCertificates {
     private static func write(key: OpaquePointer, to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw TLSError("cannot write \(path)") }
+        // An existing file keeps its bits through O_CREAT: narrow them before the key is written.
+        let narrowed = fchmod(fd, 0o600) == 0
         close(fd)
+        guard narrowed else { throw TLSError("cannot write \(path)") }
         guard let bio = BIO_new_file(path, "w") else { throw TLSError("cannot write \(path)") }
         defer { BIO_free(bio) }
         guard PEM_write_bio_PrivateKey(bio, key, nil, nil, 0, nil, nil) == 1 else { throw TLSError("cannot write \(path)") }
