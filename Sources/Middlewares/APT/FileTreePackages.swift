@@ -22,6 +22,10 @@ final class FileTreePackages: APTPackageSource {
 
     init(tree: any FileTree) { self.tree = tree }
 
+    /// Packages read at once while scanning: two per BlockingPool thread, so each thread has the
+    /// next job queued.
+    static var readsAtOnce: Int { 2 * BlockingPool.shared.threads }
+
     func generation() async throws -> String {
         try await tree.generation(of: ".") ?? "missing"
     }
@@ -31,7 +35,8 @@ final class FileTreePackages: APTPackageSource {
             throw HTTPError(.serviceUnavailable, "the package folder is missing")
         }
         var newest: Int64 = 0
-        var packages: [APTPackage] = []
+        var packages: [APTPackage?] = []
+        var unread: [(slot: Int, path: String, status: FileStatus, component: String)] = []
         var seen = Set<String>()
         for entry in entries {
             if entry.path.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
@@ -40,18 +45,35 @@ final class FileTreePackages: APTPackageSource {
             seen.insert(entry.path)
             let status = entry.status
             if let known = known.withLock({ $0[entry.path] }), known.size == status.size, known.modified == status.modified {
-                if let package = known.package { packages.append(package) }
+                packages.append(known.package)
                 continue
             }
             let first = entry.path.split(separator: "/").first.map(String.init)
             let component = entry.path.contains("/") && components.contains(first ?? "") ? first! : components[0]
-            let package = await read(entry.path, status: status, component: component)
-            known.withLock { $0[entry.path] = Known(size: status.size, modified: status.modified, package: package) }
-            if let package { packages.append(package) }
+            unread.append((packages.count, entry.path, status, component))
+            packages.append(nil)
+        }
+        // New and changed files are read a few at a time (each read and hash runs on the
+        // BlockingPool), so a big folder uses every core; the listing's order is kept.
+        await withTaskGroup(of: (Int, APTPackage?).self) { group in
+            var next = 0
+            func start() {
+                guard next < unread.count else { return }
+                let (index, file) = (next, unread[next])
+                next += 1
+                group.addTask { (index, await self.read(file.path, status: file.status, component: file.component)) }
+            }
+            for _ in 0..<Self.readsAtOnce { start() }
+            while let (index, package) = await group.next() {
+                let file = unread[index]
+                packages[file.slot] = package
+                known.withLock { $0[file.path] = Known(size: file.status.size, modified: file.status.modified, package: package) }
+                start()
+            }
         }
         known.withLock { known in known = known.filter { seen.contains($0.key) } }
         if let root = try await tree.status(".") { newest = max(newest, root.modified) }
-        return APTScan(packages: packages, newest: newest)
+        return APTScan(packages: packages.compactMap { $0 }, newest: newest)
     }
 
     /// Reads one file's control data and SHA-256; nil (with a log line) when it is not a usable package.
