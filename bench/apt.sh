@@ -8,11 +8,12 @@
 #       folder vs against nginx serving what `gateway apt index` wrote, alternating, ROUNDS each.
 # The .debs are made once with dpkg-deb into bench/out/apt-debs-COUNT (slow: ~20 ms each).
 # Needs a release build (.build/release/gateway), dpkg-deb, apt-ftparchive (apt-utils), apt-get, nginx,
-# gzip, xz, python3. Environment: COUNT (2000), ROUNDS (5), KEEP (keep the work directory).
+# gzip, xz, python3. Environment: COUNT (2000), ROUNDS (5), KEEP (keep the work directory),
+# GATEWAY_BIN (the binary to measure; default .build/release/gateway).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 count="${COUNT:-2000}"; rounds="${ROUNDS:-5}"
-gateway_bin="$root/.build/release/gateway"
+gateway_bin="${GATEWAY_BIN:-$root/.build/release/gateway}"
 [ -x "$gateway_bin" ] || { echo "bench: build first: swift build -c release" >&2; exit 1; }
 for tool in dpkg-deb apt-ftparchive apt-get nginx gzip xz python3; do
   command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || { echo "bench: $tool is missing (scripts/setup.sh bench)" >&2; exit 1; }

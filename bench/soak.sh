@@ -14,12 +14,12 @@
 # A failure is any answer not expected for its kind (injected faults expect 502/504, wrong
 # passwords 401/429). The goal: after the first minutes RSS and descriptors flat, no failures.
 # Environment: DURATION (1800), CLIENTS (HTTP/1.1 client threads, 8), IDLE (500), WORKERS (2),
-# OUT (bench/out/soak: soak.csv, soak.png, gateway.log).
+# OUT (bench/out/soak: soak.csv, soak.png, gateway.log), GATEWAY_BIN (default .build/release/gateway).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 duration="${DURATION:-1800}"; clients="${CLIENTS:-8}"; idle="${IDLE:-500}"; workers="${WORKERS:-2}"
 out="${OUT:-$root/bench/out/soak}"
-gateway_bin="$root/.build/release/gateway"
+gateway_bin="${GATEWAY_BIN:-$root/.build/release/gateway}"
 [ -x "$gateway_bin" ] || { echo "soak: build first: swift build -c release --product gateway" >&2; exit 1; }
 for tool in curl python3 gnuplot h2load; do command -v "$tool" >/dev/null || { echo "soak: $tool is missing (scripts/setup.sh soak)" >&2; exit 1; }; done
 ulimit -n "$(ulimit -Hn)"
