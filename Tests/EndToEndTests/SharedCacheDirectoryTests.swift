@@ -65,4 +65,43 @@ struct SharedCacheDirectoryTests {
         // A lock file lives only as long as its fill.
         #expect(waitUntil { (try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory.file("locks"))) == [] })
     }
+    @Test("a stale object both processes serve within stale-while-revalidate is refreshed once, not once per process")
+    func backgroundRefreshOncePerDirectory() throws {
+        // No validators: a refresh is a whole download, 2 MiB at 1 MiB/s (bigger than the memory
+        // tier: both processes answer from the directory), so the two refreshes overlap.
+        let nginx = try NginxProcess(servers: """
+            server { listen 127.0.0.1:{port0}; root {root}; etag off; if_modified_since off;
+                     add_header Cache-Control "max-age=6, stale-while-revalidate=120"; limit_rate 1m; }
+            """)
+        let object = testBytes(2 << 20, seed: 23)
+        nginx.publish("swr.bin", object)
+        let cacheDirectory = TemporaryDirectory("shared-cache-swr")
+        let config = CacheTests.config(upstream: nginx.url(""), cache: #", "disk": "\#(cacheDirectory.path)", "memory": "1MiB""#)
+        let a = try GatewayProcess(config: config)
+        let b = try GatewayProcess(config: config)
+
+        let stored = Date()
+        #expect(CacheTests.get(a.url("web", "/swr.bin")).xCache == "MISS")
+        #expect(waitUntil { !CacheTests.objectFiles(cacheDirectory.path).isEmpty })
+        let seen = CacheTests.get(b.url("web", "/swr.bin"))
+        #expect(seen.xCache == "HIT" && seen.body == object, "b found what a stored (\(seen.xCache ?? "-"))")
+        #expect(nginx.requests(to: "/swr.bin").count == 1)
+
+        // Both copies go stale (max-age=6); both processes serve them at once and refresh behind.
+        Thread.sleep(until: stored.addingTimeInterval(7.5))
+        let outputs = TemporaryDirectory()
+        let both = Tool.curl(["-Z", "--parallel-immediate", "-s", "-D", outputs.file("head-a"), "-o", outputs.file("a"), a.url("web", "/swr.bin"),
+                              "--next", "-s", "-D", outputs.file("head-b"), "-o", outputs.file("b"), b.url("web", "/swr.bin")], timeout: 60)
+        #expect(both.status == 0, "\(both.stderr)")
+        for name in ["a", "b"] {
+            let head = (try? String(contentsOfFile: outputs.file("head-" + name), encoding: .utf8)) ?? ""
+            #expect(head.contains("X-Cache: STALE"), "\(name): \(head)")
+            #expect(FileManager.default.contents(atPath: outputs.file(name)) == object)
+        }
+        // One refresh fills the directory; the other process waits for it and takes what it stored.
+        #expect(waitUntil { (try? FileManager.default.contentsOfDirectory(atPath: cacheDirectory.file("locks"))) == [] })
+        #expect(waitUntil { CacheTests.get(b.url("web", "/swr.bin")).xCache == "HIT" })
+        #expect(CacheTests.get(a.url("web", "/swr.bin")).xCache == "HIT")
+        #expect(nginx.requests(to: "/swr.bin").count == 2, "nginx access log: \(nginx.accessLog)")
+    }
 }

@@ -309,6 +309,9 @@ public struct Cache: Middleware, Stoppable {
         let background = Context(requestID: context.requestID + "-refresh", stack: context.stack, timeout: context.deadline - context.started)
         let cache = self
         Task(executorPreference: EventLoop.current) {
+            // Another process on the disk directory may be refreshing it too: wait for its lock,
+            // and take what it stored instead of fetching again.
+            if await cache.publishedElsewhere(fill, key, request) != nil { return }
             let next: Next = { request, context in try await downstream.fetch(request, context: context) }
             if case .filling(let head, let body) = await cache.run(fill, base, request, background, next, stale: stale, fwd: "stale",
                                                                   authorized: authorized) {
