@@ -16,8 +16,8 @@ public protocol MetricsSource: AnyObject, Sendable {
 }
 
 /// What `/metrics` shows: request counters every codec feeds through `Context.complete` (process
-/// wide, counted per event loop without a shared lock and summed when scraped), the sources of the
-/// active pipeline, and process-wide sources. Rendered as Prometheus text by the `metrics` middleware.
+/// wide, counted per thread without a lock and summed when scraped), the sources of the active
+/// pipeline, and process-wide sources. Rendered as Prometheus text by the `metrics` middleware.
 public final class MetricsRegistry: Sendable {
     public static let shared = MetricsRegistry()
 
@@ -34,19 +34,28 @@ public final class MetricsRegistry: Sendable {
         var seconds = 0.0
         /// Requests per duration bucket (not cumulative; the last is above every bound).
         var buckets = [Int](repeating: 0, count: MetricsRegistry.durationBounds.count + 1)
+
+        mutating func add(_ other: RequestCounts) {
+            requests += other.requests
+            bytes += other.bytes
+            aborted += other.aborted
+            seconds += other.seconds
+            for index in buckets.indices { buckets[index] += other.buckets[index] }
+        }
     }
 
     /// Upper bounds (seconds) of the request-duration histogram's buckets: metadata answers from
     /// memory sit in the first few, large downloads in the last.
     static let durationBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
-    /// Request counts, one table per event loop (by its index) and a last one for work off the
-    /// loops: each table's lock is taken by its own loop, and by a scrape.
-    private let shards: [Shard]
-
-    final class Shard: Sendable {
-        let table = Mutex<[RequestKey: RequestCounts]>([:])
-    }
+    /// Tells registries apart in a thread's list of shards (an address may be reused).
+    private static let nextID = Atomic<UInt64>(1)
+    let id: UInt64
+    /// Request counts, one shard per thread that recorded any (an event loop, mostly): each is
+    /// written by its own thread only, with no lock, and read by a scrape.
+    private let shards = Mutex<[RequestShard]>([])
+    /// What the shards of threads that have ended counted.
+    private let retired = Mutex<[RequestKey: RequestCounts]>([:])
     private let sources = Mutex<[WeakSource]>([])
     /// The sources of the pipeline serving now.
     private let active = Mutex<[any MetricsSource]>([])
@@ -61,24 +70,35 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
-    /// Tables for loops 0 ..< `loops` (loops beyond share them) and one for everything else.
-    public init(loops: Int = 64) {
-        shards = (0...max(1, loops)).map { _ in Shard() }
+    public init() {
+        id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
-    /// Counts one finished request in the current loop's table.
+    /// Counts one finished request in the calling thread's shard: no lock, no allocation once the
+    /// thread has seen the series (a lock only the first time, so a scrape sees the new series).
     public func record(stack: String, version: HTTPVersion, status: Int, bytes: Int, aborted: Bool, duration: Duration) {
         let key = RequestKey(stack: stack, version: version, statusClass: status / 100)
-        let shard = EventLoop.current.map { $0.index % (shards.count - 1) } ?? shards.count - 1
-        shards[shard].table.withLock { table in
-            var counts = table[key, default: RequestCounts()]
-            counts.requests += 1
-            counts.bytes += bytes
-            if aborted { counts.aborted += 1 }
-            let seconds = duration.seconds
-            counts.seconds += seconds
-            counts.buckets[Self.durationBounds.firstIndex { seconds <= $0 } ?? Self.durationBounds.count] += 1
-            table[key] = counts
+        let seconds = duration.seconds
+        let bucket = Self.durationBounds.firstIndex { seconds <= $0 } ?? Self.durationBounds.count
+        ThreadShards.shard(of: self).counters(for: key).add(bytes: bytes, aborted: aborted, seconds: seconds, bucket: bucket)
+    }
+
+    /// A shard for the calling thread (called once per thread, from `ThreadShards`).
+    func makeShard() -> RequestShard {
+        let shard = RequestShard(registry: self)
+        shards.withLock { $0.append(shard) }
+        return shard
+    }
+
+    /// The thread that owned `shard` ended: what it counted is kept, the shard is dropped.
+    func retire(_ shard: RequestShard) {
+        // Under the shards' lock, so a scrape counts it once: live or retired.
+        shards.withLock { shards in
+            let counts = shard.snapshot()
+            retired.withLock { retired in
+                for (key, value) in counts { retired[key, default: RequestCounts()].add(value) }
+            }
+            shards.removeAll { $0 === shard }
         }
     }
 
@@ -102,17 +122,12 @@ public final class MetricsRegistry: Sendable {
 
     /// Everything as Prometheus text, in a stable order.
     public func render() -> String {
-        var sum: [RequestKey: RequestCounts] = [:]
-        for shard in shards {
-            for (key, counts) in shard.table.withLock({ $0 }) {
-                var total = sum[key, default: RequestCounts()]
-                total.requests += counts.requests
-                total.bytes += counts.bytes
-                total.aborted += counts.aborted
-                total.seconds += counts.seconds
-                for index in total.buckets.indices { total.buckets[index] += counts.buckets[index] }
-                sum[key] = total
+        let sum = shards.withLock { shards in
+            var sum = retired.withLock { $0 }
+            for shard in shards {
+                for (key, counts) in shard.snapshot() { sum[key, default: RequestCounts()].add(counts) }
             }
+            return sum
         }
         let table = sum.sorted {
             ($0.key.stack, $0.key.version.rawValue, $0.key.statusClass) < ($1.key.stack, $1.key.version.rawValue, $1.key.statusClass)
