@@ -3,47 +3,101 @@ internal import CNghttp2
 /// A response head (or trailers) as HTTP/2 header fields: `:status` first, names lower-cased
 /// (RFC 9113 §8.2.1), connection-specific fields dropped (§8.2.2), CR, LF and NUL removed from
 /// values, `date` added when missing and `content-length` taken from the body as HTTP/1.1 does.
-/// Names and values sit back to back in one array that nghttp2 copies on submit.
+/// Names and values sit back to back in one array that nghttp2 copies on submit; they are written
+/// there as bytes straight from the fields (one per request: no intermediate strings or arrays).
 struct HTTP2ResponseHead {
     private var bytes: [UInt8] = []
     private var ranges: [(name: Range<Int>, value: Range<Int>)] = []
 
     /// Fields the codec owns; a middleware's copy is dropped.
-    static let dropped: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
-                                       "content-length"]
+    static let dropped: [[UInt8]] = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
+                                     "content-length"].map { Array($0.utf8) }
+    private static let date = Array("date".utf8)
 
     /// The head of a response with `status`. `length` is the body length to announce, if known;
     /// `date` is left out when empty (interim responses).
     init(status: Int, headers: HTTPFields, length: Int?, date: [UInt8]) {
-        bytes.reserveCapacity(256)
-        append(":status", Array(String(status).utf8))
+        bytes.reserveCapacity(128 + headers.count * 48)
+        ranges.reserveCapacity(headers.count + 3)
+        appendName(":status")
+        appendDecimal(status)
         var hasDate = false
         for field in headers {
-            let name = field.name.lowercasedASCII()
-            if Self.dropped.contains(name) { continue }
-            if name == "date" { hasDate = true }
-            append(name, Array(field.value.utf8))
+            guard let isDate = appendName(lowercasing: field.name) else { continue }
+            if isDate { hasDate = true }
+            appendValue(field.value)
         }
-        if !hasDate, !date.isEmpty { append("date", date) }
-        if let length, status >= 200, status != 204 { append("content-length", Array(String(length).utf8)) }
+        if !hasDate, !date.isEmpty {
+            appendName("date")
+            let start = bytes.count
+            bytes += date
+            ranges[ranges.count - 1].value = start..<bytes.count
+        }
+        if let length, status >= 200, status != 204 {
+            appendName("content-length")
+            appendDecimal(length)
+        }
     }
 
     /// Trailer fields: no pseudo-fields, the same name rules.
     init(trailers: HTTPFields) {
-        for field in trailers {
-            let name = field.name.lowercasedASCII()
-            if Self.dropped.contains(name) || name.hasPrefix(":") { continue }
-            append(name, Array(field.value.utf8))
+        for field in trailers where !field.name.hasPrefix(":") {
+            guard appendName(lowercasing: field.name) != nil else { continue }
+            appendValue(field.value)
         }
     }
 
-    private mutating func append(_ name: String, _ value: [UInt8]) {
-        let nameStart = bytes.count
-        bytes += name.utf8
-        let valueStart = bytes.count
-        // A value with CR, LF or NUL would be rejected by the client or split the message downstream.
-        for byte in value where byte != 0x0D && byte != 0x0A && byte != 0 { bytes.append(byte) }
-        ranges.append((nameStart..<valueStart, valueStart..<bytes.count))
+    /// Starts a field whose name is known to be lower-case and allowed.
+    private mutating func appendName(_ name: StaticString) {
+        let start = bytes.count
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        ranges.append((start..<bytes.count, bytes.count..<bytes.count))
+    }
+
+    /// Starts a field named `name`, lower-cased; nil (and nothing kept) for a connection-specific
+    /// name, otherwise whether it is `date`.
+    private mutating func appendName(lowercasing name: String) -> Bool? {
+        let start = bytes.count
+        for byte in name.utf8 { bytes.append(byte >= 65 && byte <= 90 ? byte | 0x20 : byte) }
+        let (isDropped, isDate) = bytes.withUnsafeBufferPointer { all in
+            let written = UnsafeBufferPointer(rebasing: all[start...])
+            return (Self.dropped.contains { $0.count == written.count && $0.elementsEqual(written) }, written.elementsEqual(Self.date))
+        }
+        if isDropped {
+            bytes.removeSubrange(start...)
+            return nil
+        }
+        ranges.append((start..<bytes.count, bytes.count..<bytes.count))
+        return isDate
+    }
+
+    /// The value of the field just started. A value with CR, LF or NUL would be rejected by the
+    /// client or split the message downstream: those bytes are left out.
+    private mutating func appendValue(_ value: String) {
+        let start = bytes.count
+        let copied: Bool? = value.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard !utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied != true {
+            for byte in value.utf8 where byte != 0x0D && byte != 0x0A && byte != 0 { bytes.append(byte) }
+        }
+        ranges[ranges.count - 1].value = start..<bytes.count
+    }
+
+    /// The value of the field just started: `number` in decimal.
+    private mutating func appendDecimal(_ number: Int) {
+        let start = bytes.count
+        if number < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = number.magnitude
+        let digitsStart = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[digitsStart...].reverse()
+        ranges[ranges.count - 1].value = start..<bytes.count
     }
 
     /// The fields as strings, in order (for tests and logs).
@@ -57,11 +111,14 @@ struct HTTP2ResponseHead {
     func withNameValues<R>(_ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
         bytes.withUnsafeBufferPointer { buffer in
             let base = UnsafeMutablePointer(mutating: buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-            let nva = ranges.map { range in
-                nghttp2_nv(name: base + range.name.lowerBound, value: base + range.value.lowerBound,
-                           namelen: range.name.count, valuelen: range.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(1, ranges.count)) { nva in
+                for (index, range) in ranges.enumerated() {
+                    nva.initializeElement(at: index, to: nghttp2_nv(
+                        name: base + range.name.lowerBound, value: base + range.value.lowerBound,
+                        namelen: range.name.count, valuelen: range.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+                }
+                return body(UnsafePointer(nva.baseAddress!), ranges.count)
             }
-            return nva.withUnsafeBufferPointer { body($0.baseAddress!, $0.count) }
         }
     }
 }
