@@ -200,11 +200,10 @@ public struct Cache: Middleware, Stoppable {
         }
         let count: Int
         if request.path.hasSuffix("*"), request.query == nil {
-            let prefix = "GET " + request.host + request.path.dropLast()
+            let prefix = String(CacheKey.url(of: request).dropLast())  // no query: the path's "*" is last
             count = store.purge { $0.hasPrefix(prefix) }
         } else {
-            var url = "GET " + request.host + request.path
-            if let query = request.query { url += "?" + query }
+            let url = CacheKey.url(of: request)
             let withHeaders = url + "\n", withVariant = url + String(CacheStore.variantSeparator)
             count = store.purge { $0 == url || $0.hasPrefix(withHeaders) || $0.hasPrefix(withVariant) }
         }
@@ -443,13 +442,17 @@ public struct Cache: Middleware, Stoppable {
             headers["Cache-Status"] = earlier.isEmpty ? ours : earlier.joined(separator: ", ") + ", " + ours
         }
         if xCache { headers["X-Cache"] = xLabel }
-        if !forwardTargeted { for name in policy.targetedFields { headers.remove(name) } }
+        if !forwardTargeted { for name in policy.targetedFields where headers.contains(name) { headers.remove(name) } }
     }
 
     private func answer(_ entry: CacheEntry, _ request: Request, label xLabel: String, status: CacheStatus, now: Int64) -> Response? {
         var headers = entry.head.headers
-        if !forwardTargeted { for name in policy.targetedFields { headers.remove(name) } }
-        var labels: HTTPFields = ["Age": String(entry.head.age(at: now))]
+        // Checked first: removing copies the stored fields even when none goes.
+        if !forwardTargeted { for name in policy.targetedFields where headers.contains(name) { headers.remove(name) } }
+        var fields: [HTTPField] = []
+        fields.reserveCapacity(3)
+        fields.append(HTTPField(name: "Age", value: String(entry.head.age(at: now))))
+        var labels = HTTPFields(fields)
         var status = status
         if entry.head.freshness.lifetime < Freshness.forever { status.ttl = -entry.head.staleness(at: now) }
         label(&labels, xLabel, status, key: entry.head.key)
@@ -477,7 +480,7 @@ public struct Cache: Middleware, Stoppable {
     private func answer(_ reader: FillReader, _ head: FillHead, _ request: Request, status: CacheStatus) -> Response {
         let now = HTTPDate.now
         var headers = head.stored.headers
-        if !forwardTargeted { for name in policy.targetedFields { headers.remove(name) } }
+        if !forwardTargeted { for name in policy.targetedFields where headers.contains(name) { headers.remove(name) } }
         var labels: HTTPFields = [:]
         if head.forwarded["Age"] != nil { labels["Age"] = String(head.stored.age(at: now)) }
         if let upstream = head.forwarded["Cache-Status"] { labels["Cache-Status"] = upstream }
@@ -533,7 +536,9 @@ struct CacheStatus: Sendable, Equatable {
     }
 
     func value(name: String, key: String?) -> String {
-        var out = name
+        var out = ""
+        out.reserveCapacity(name.utf8.count + 48 + (key?.utf8.count ?? 0) + (detail?.utf8.count ?? 0))
+        out += name
         if hit { out += "; hit" }
         if let fwd { out += "; fwd=" + fwd }
         if let fwdStatus { out += "; fwd-status=" + String(fwdStatus) }

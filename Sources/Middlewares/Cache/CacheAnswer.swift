@@ -11,10 +11,8 @@ enum CacheAnswer {
     ///   - body: the body for bytes `start..<start+count` (`count` nil: to the end); nil when it is gone.
     static func build(_ request: Request, status code: Int, headers stored: HTTPFields, length: Int64?, labels: HTTPFields,
                       body: (_ start: Int64, _ count: Int64?) -> ResponseBody?) -> Response? {
-        var headers = stored
-        for field in labels { headers[field.name] = field.value }
+        var headers = merged(stored, labels, code == 200 && length != nil ? HTTPField(name: "Accept-Ranges", value: "bytes") : nil)
         let status = HTTPStatus(code)
-        if code == 200, length != nil { headers["Accept-Ranges"] = "bytes" }
         // Most requests carry no conditional and no Range: skip parsing validators for them.
         if code == 200, request.headers.contains(where: { $0.name.hasPrefixIgnoringASCIICase("If-") || $0.name.equalsIgnoringASCIICase("Range") }) {
             let etag = headers["ETag"]
@@ -43,5 +41,44 @@ enum CacheAnswer {
         }
         guard let whole = body(0, length) else { return nil }
         return Response(status: status, headers: headers, body: whole)
+    }
+
+    /// `stored` with each of `labels` and then `extra` set in turn as `HTTPFields`' subscript sets
+    /// it (the first field of that name takes the value and keeps its place, later ones go; a new
+    /// name is appended), built in one array of the right size: this runs for every hit.
+    static func merged(_ stored: HTTPFields, _ labels: HTTPFields, _ extra: HTTPField?) -> HTTPFields {
+        let count = labels.count + (extra == nil ? 0 : 1)
+        guard count <= 64 else {
+            var headers = stored
+            for field in labels { headers[field.name] = field.value }
+            if let extra { headers[extra.name] = extra.value }
+            return headers
+        }
+        func set(_ index: Int) -> HTTPField { index < labels.count ? labels[index] : extra! }
+        func first(named name: String) -> Int? {
+            (0..<count).first { set($0).name.equalsIgnoringASCIICase(name) }
+        }
+        /// A name set twice keeps the place of its first setting and the value of its last.
+        func value(from index: Int) -> String {
+            let name = set(index).name
+            return (index..<count).last { set($0).name.equalsIgnoringASCIICase(name) }.map { set($0).value } ?? set(index).value
+        }
+        var fields: [HTTPField] = []
+        fields.reserveCapacity(stored.count + count)
+        var placed: UInt64 = 0
+        for field in stored {
+            guard let index = first(named: field.name) else {
+                fields.append(field)
+                continue
+            }
+            if placed & (1 << index) == 0 {
+                placed |= 1 << index
+                fields.append(HTTPField(name: field.name, value: value(from: index)))
+            }
+        }
+        for index in 0..<count where placed & (1 << index) == 0 && first(named: set(index).name) == index {
+            fields.append(HTTPField(name: set(index).name, value: value(from: index)))
+        }
+        return HTTPFields(fields)
     }
 }

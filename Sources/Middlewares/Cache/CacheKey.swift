@@ -19,13 +19,39 @@ struct CacheKey: Hashable, Sendable, CustomStringConvertible {
         if let identity = request.upstream?.cacheKey {
             text = "GET upstream:" + identity
         } else {
-            text = "GET " + request.host + request.path
-            if let query = request.query { text += "?" + query }
+            text = Self.url(of: request)
         }
         for name in keyHeaders {
             text += "\n" + name + ": " + request.headers.values(name).joined(separator: ", ")
         }
         self.text = text
+    }
+
+    /// `GET host/path?query` with the host as `Request.host` gives it (lower-cased, no port),
+    /// written into one string: the key is made for every request.
+    static func url(of request: Request) -> String {
+        let host = hostPart(of: request.authority)
+        let lower = host.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+        var text = ""
+        text.reserveCapacity(4 + host.utf8.count + request.path.utf8.count + (request.query.map { 1 + $0.utf8.count } ?? 0))
+        text += "GET "
+        if lower { text += host.lowercasedASCII() } else { text += host }
+        text += request.path
+        if let query = request.query {
+            text += "?"
+            text += query
+        }
+        return text
+    }
+
+    /// The host of `authority` without its port, as it was sent (`Request.host` lower-cases it).
+    static func hostPart(of authority: String) -> Substring {
+        let utf8 = authority.utf8
+        if utf8.first == UInt8(ascii: "["), let end = utf8.firstIndex(of: UInt8(ascii: "]")) {
+            return authority[utf8.index(after: utf8.startIndex)..<end]
+        }
+        if let colon = utf8.lastIndex(of: UInt8(ascii: ":")) { return authority[..<colon] }
+        return authority[...]
     }
 
     /// SHA-256 of the key in hex: the disk tier's file names, so no request path reaches the file system.

@@ -23,6 +23,8 @@ final class CacheStore: MetricsSource {
     /// of the variants stored for it, so several variants live side by side and an unsafe request
     /// forgets them all.
     private let variants = Mutex<[String: VaryRecord]>([:])
+    /// Whether any URL has had variants: until then a lookup needs no look at `variants` (no lock).
+    private let hasVariants = Atomic<Bool>(false)
 
     struct VaryRecord: Sendable {
         var names: [String]
@@ -56,7 +58,8 @@ final class CacheStore: MetricsSource {
     /// The key of the variant `request` selects among those stored for `base`; `base` itself when
     /// its last answer had no Vary.
     func variantKey(_ base: CacheKey, _ request: Request) -> CacheKey {
-        guard let names = variants.withLock({ $0[base.text]?.names }), !names.isEmpty else { return base }
+        guard hasVariants.load(ordering: .acquiring),
+              let names = variants.withLock({ $0[base.text]?.names }), !names.isEmpty else { return base }
         return Self.variantKey(base.text, names: names, request)
     }
 
@@ -89,6 +92,7 @@ final class CacheStore: MetricsSource {
             if variants[base] == nil, variants.count >= Self.maxVaryURLs { variants.removeAll() }
             variants[base] = record
         }
+        hasVariants.store(true, ordering: .releasing)
         return true
     }
 
