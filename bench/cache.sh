@@ -37,15 +37,17 @@ s = [socket.socket() for _ in range(3)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
 
-echo "preparing objects (2 KiB, 100 MiB, 1 GiB) ..."
+echo "preparing objects (2 KiB; 100 MiB for (c), 1 GiB for (b)) ..."
 mkdir -p "$work/www" "$work/origin" "$work/nginx/cache" "$work/gateway-cache"
 head -c 2048 /dev/urandom > "$work/www/small.bin"
-head -c $((100 * 1024 * 1024)) /dev/urandom > "$work/www/big.bin"
-head -c $((1024 * 1024 * 1024)) /dev/urandom > "$work/www/huge.bin"
-# This VM makes the first touch of a never-used page slow (a new 1 GiB file is written at ~0.3 GB/s,
-# a reused one at 4+ GB/s). Recycle 8 GiB of page cache once (both caches write ~7 GiB below) so the
-# fills write into warm pages, as on a long-running server.
-head -c $((8 * 1024 * 1024 * 1024)) /dev/zero > "$work/warm" && rm -f "$work/warm"
+if [[ $parts == *c* ]]; then head -c $((100 * 1024 * 1024)) /dev/urandom > "$work/www/big.bin"; fi
+if [[ $parts == *b* ]]; then
+  head -c $((1024 * 1024 * 1024)) /dev/urandom > "$work/www/huge.bin"
+  # This VM makes the first touch of a never-used page slow (a new 1 GiB file is written at ~0.3 GB/s,
+  # a reused one at 4+ GB/s). Recycle 8 GiB of page cache once (both caches write ~7 GiB below) so the
+  # fills write into warm pages, as on a long-running server.
+  head -c $((8 * 1024 * 1024 * 1024)) /dev/zero > "$work/warm" && rm -f "$work/warm"
+fi
 
 common_http="sendfile on; tcp_nopush on; tcp_nodelay on; keepalive_requests 1000000;
   types { application/octet-stream bin; }
@@ -124,7 +126,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$gateway_pid/status"; }
 cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 if [[ $parts == *a* ]]; then
 echo
-echo "== (a) cache HIT, 2 KiB object, wrk -t1 -c64 -d${duration}s"
+echo "== (a) cache HIT, 2 KiB object, wrk -t1 -c64 -d${duration}s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 [ "$(xcache "$nginx/small.bin")" = MISS ] || true
 [ "$(xcache "$nginx/small.bin")" = HIT ] || { echo "bench: nginx did not cache small.bin" >&2; exit 1; }
 xcache "$gateway/small.bin" >/dev/null
@@ -150,7 +152,8 @@ for round in $(seq "$rounds"); do
   echo "  round $round: nginx proxy_cache ${nginx_rps[-1]} req/s (${nginx_cpu[-1]} µs CPU/req), gateway ${gateway_rps[-1]} req/s (${gateway_cpu[-1]} µs CPU/req)"
 done
 echo "  median of per-round ratios: gateway/nginx requests/s $(paired "${gateway_rps[*]}" "${nginx_rps[*]}")," \
-     "nginx/gateway CPU per request $(paired "${nginx_cpu[*]}" "${gateway_cpu[*]}")"
+     "nginx/gateway CPU per request $(paired "${nginx_cpu[*]}" "${gateway_cpu[*]}")" \
+     "(gateway/nginx $(paired "${gateway_cpu[*]}" "${nginx_cpu[*]}")); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 fi
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HTTP/2 over TLS, small file: the gateway against nginx, same certificate, same 200-byte file,
-# same machine, one run. Prints requests/s of each and the ratio (goal: gateway >= 0.8x nginx).
+# same machine, one run. Prints requests/s of each and the ratio (goal: gateway >= 0.8x nginx), and
+# the CPU time each server used per request (utime + stime of all its processes and threads).
 #
 #   bench/h2.sh                 # builds the release binary first
 #   GATEWAY_BIN=path bench/h2.sh
@@ -66,7 +67,8 @@ http {
 }
 CONF
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
+NGINX_PID=$!
+PIDS+=($NGINX_PID)
 
 GATEWAY_PORT="$(free_port)"
 cat > "$WORK/pipeline.json" <<CONF
@@ -76,7 +78,8 @@ cat > "$WORK/pipeline.json" <<CONF
  "stacks": {"files": {"chain": [{"type": "files", "root": "$WORK/www"}]}}}
 CONF
 "$GATEWAY_BIN" serve --config "$WORK/pipeline.json" 2>"$WORK/gateway.log" >/dev/null &
-PIDS+=($!)
+GATEWAY_PID=$!
+PIDS+=($GATEWAY_PID)
 
 for url in "https://127.0.0.1:$NGINX_PORT/small.json" "https://127.0.0.1:$GATEWAY_PORT/small.json"; do
     for _ in $(seq 50); do curl -sk --http2 -o /dev/null "$url" && break; sleep 0.1; done
@@ -84,28 +87,49 @@ for url in "https://127.0.0.1:$NGINX_PORT/small.json" "https://127.0.0.1:$GATEWA
     [ "$version" = "2 200" ] || { echo "bench/h2.sh: $url answered HTTP/$version, expected h2 with 200 bytes" >&2; exit 1; }
 done
 
-run() {  # name url -> prints req/s
-    local out
-    out="$(h2load -n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" "$2" 2>&1)"
+# CPU time (user + system, all threads) of processes, in clock ticks: steadier than req/s on a shared machine.
+cpu_ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
+nginx_procs() { echo "$NGINX_PID" $(pgrep -P "$NGINX_PID"); }
+TICK="$(getconf CLK_TCK)"
+
+run() {  # name url pid... -> prints "req/s CPU-µs-per-request"
+    local name=$1 url=$2 out before after
+    shift 2
+    before="$(cpu_ticks "$@")"
+    out="$(h2load -n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" "$url" 2>&1)"
+    after="$(cpu_ticks "$@")"
     if ! grep -q "succeeded, 0 failed, 0 errored" <<<"$out" || ! grep -q "status codes: $REQUESTS 2xx" <<<"$out"; then
-        echo "bench/h2.sh: $1 had failures:" >&2
+        echo "bench/h2.sh: $name had failures:" >&2
         echo "$out" >&2
         exit 1
     fi
-    sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out"
+    printf '%s %.2f\n' "$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")" \
+        "$(echo "($after - $before) / $TICK * 1000000 / $REQUESTS" | bc -l)"
 }
 
-echo "h2load -n $REQUESTS -c $CLIENTS -m $STREAMS, TLS, 200-byte file; $(nproc) cores shared by client and server"
-run nginx "https://127.0.0.1:$NGINX_PORT/small.json" >/dev/null     # warm-up
-run gateway "https://127.0.0.1:$GATEWAY_PORT/small.json" >/dev/null
+echo "h2load -n $REQUESTS -c $CLIENTS -m $STREAMS, TLS, 200-byte file; $(nproc) cores shared by client and server; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+run nginx "https://127.0.0.1:$NGINX_PORT/small.json" $(nginx_procs) >/dev/null     # warm-up
+run gateway "https://127.0.0.1:$GATEWAY_PORT/small.json" "$GATEWAY_PID" >/dev/null
 nginx_total=0
 gateway_total=0
+nginx_cpu=()
+gateway_cpu=()
 for round in $(seq "$ROUNDS"); do
-    n="$(run nginx "https://127.0.0.1:$NGINX_PORT/small.json")"
-    g="$(run gateway "https://127.0.0.1:$GATEWAY_PORT/small.json")"
-    printf 'round %d: nginx %10.0f req/s   gateway %10.0f req/s   ratio %.2f\n' "$round" "$n" "$g" "$(echo "$g / $n" | bc -l)"
+    result="$(run nginx "https://127.0.0.1:$NGINX_PORT/small.json" $(nginx_procs))"
+    read -r n nc <<<"$result"
+    result="$(run gateway "https://127.0.0.1:$GATEWAY_PORT/small.json" "$GATEWAY_PID")"
+    read -r g gc <<<"$result"
+    nginx_cpu+=("$nc")
+    gateway_cpu+=("$gc")
+    printf 'round %d: nginx %10.0f req/s %6.2f µs CPU/req   gateway %10.0f req/s %6.2f µs CPU/req   ratio %.2f (CPU %.2f)\n' \
+        "$round" "$n" "$nc" "$g" "$gc" "$(echo "$g / $n" | bc -l)" "$(echo "$gc / $nc" | bc -l)"
     nginx_total="$(echo "$nginx_total + $n" | bc -l)"
     gateway_total="$(echo "$gateway_total + $g" | bc -l)"
 done
 printf 'mean:    nginx %10.0f req/s   gateway %10.0f req/s   ratio %.2f\n' \
     "$(echo "$nginx_total / $ROUNDS" | bc -l)" "$(echo "$gateway_total / $ROUNDS" | bc -l)" "$(echo "$gateway_total / $nginx_total" | bc -l)"
+python3 -c 'import sys, statistics
+n = [float(x) for x in sys.argv[1].split()]; g = [float(x) for x in sys.argv[2].split()]
+print(f"CPU per request, median: nginx {statistics.median(n):.2f} µs, gateway {statistics.median(g):.2f} µs; gateway/nginx median of per-round ratios {statistics.median(b / a for a, b in zip(n, g)):.2f}")' \
+    "${nginx_cpu[*]}" "${gateway_cpu[*]}"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
