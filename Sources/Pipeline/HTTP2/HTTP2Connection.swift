@@ -304,11 +304,11 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
                 return calm("more than \(HTTP2FloodGuard.refusedHeaderListsPerSecond) refused request heads per second")
             }
             RefusalLog.refused(info, protocol: "HTTP/2", status: refusal.status.code, reason: refusal.description)
-            start(stream, isHead: false) { _ in (HTTPError(refusal.status, refusal.description).response, nil) }
+            start(stream, .answer(HTTPError(refusal.status, refusal.description).response))
             return true
         }
         if head.method == "CONNECT" {
-            start(stream, isHead: false) { _ in (HTTPError(.methodNotAllowed, "CONNECT is not supported").response, nil) }
+            start(stream, .answer(HTTPError(.methodNotAllowed, "CONNECT is not supported").response))
             return true
         }
         var body = IncomingBody.empty
@@ -319,22 +319,32 @@ final class HTTP2Connection: DrainableConnection, Expiring, @unchecked Sendable 
             let length = head.fields.first { $0.name == "content-length" }.flatMap { Int($0.value) }
             body = IncomingBody(source: source, length: length)
         }
-        let request = head.request(scheme: info.isSecure ? "https" : "http", body: body)
-        start(stream, isHead: request.method == .head) { connection in
-            let (response, context) = await connection.core.respond(to: request, on: connection.info)
-            return (response, context)
-        }
+        start(stream, .request(head.request(scheme: info.isSecure ? "https" : "http", body: body)))
         return true
     }
 
-    private func start(_ stream: HTTP2Stream, isHead: Bool,
-                       _ respond: @escaping @Sendable (HTTP2Connection) async -> (Response, Context?)) {
+    /// What a stream's task answers: a request through the chain, or a codec's own answer.
+    private enum Work: Sendable {
+        case request(Request)
+        case answer(Response)
+    }
+
+    private func start(_ stream: HTTP2Stream, _ work: Work) {
         guard let writer = stream.writer else { return }
         stream.taskDone = false
         runningTasks += 1
+        // No async closure or function between the task and the chain or the writer that need not
+        // be one: each such call is a task switch (an executor-preference check under a lock).
         stream.task = Task(executorPreference: loop) { [self] in
-            let (response, context) = await respond(self)
-            await writer.send(response, context: context, isHead: isHead)
+            switch work {
+            case .request(let request):
+                let (response, context) = await core.respond(to: request, on: info)
+                if let produce = writer.start(response, context: context, isHead: request.method == .head) {
+                    await writer.stream(produce)
+                }
+            case .answer(let response):
+                if let produce = writer.start(response, context: nil, isHead: false) { await writer.stream(produce) }
+            }
             taskEnded(stream)
         }
     }

@@ -58,6 +58,12 @@ final class HTTP2ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
 
     /// Sends `response` (from the chain, or a codec error when `context` is nil) to the end.
     func send(_ response: Response, context: Context?, isHead: Bool) async {
+        if let produce = start(response, context: context, isHead: isHead) { await stream(produce) }
+    }
+
+    /// Submits `response`: all of it when nothing needs waiting for (no body, bytes, a file). A
+    /// streamed body is returned for the caller to run through `stream`.
+    func start(_ response: Response, context: Context?, isHead: Bool) -> (@Sendable (any ResponseBodyWriter) async throws -> Void)? {
         self.context = context
         status = response.status.code
         lastProgress = Monotonic.now
@@ -65,7 +71,7 @@ final class HTTP2ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
             // Reset while the handler ran: nothing goes out, and the log says so.
             isCompleted = true
             context?.complete(status: status, bytes: 0, aborted: true)
-            return
+            return nil
         }
         // A 304 announces the length of what it stands for, if anything (RFC 9110 §8.6), never its own 0.
         var length = status == 304 ? nil : response.body.length
@@ -74,7 +80,10 @@ final class HTTP2ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         }
         let head = HTTP2ResponseHead(status: status, headers: response.headers, length: status >= 200 ? length : nil,
                                      date: stream.loop.dateHeader)
-        guard response.status.allowsContent, !isHead else { return submit(head, body: false) }
+        guard response.status.allowsContent, !isHead else {
+            submit(head, body: false)
+            return nil
+        }
         switch response.body.content {
         case .empty:
             submit(head, body: false)
@@ -88,12 +97,18 @@ final class HTTP2ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
             source = .queue
             declaredLength = length
             pendingHead = head
-            do {
-                try await produce(self)
-                try await finish()
-            } catch {
-                await abort(error)
-            }
+            return produce
+        }
+        return nil
+    }
+
+    /// Runs the producer of a streamed body that `start` returned, to its end or its failure.
+    func stream(_ produce: @Sendable (any ResponseBodyWriter) async throws -> Void) async {
+        do {
+            try await produce(self)
+            try await finish()
+        } catch {
+            await abort(error)
         }
     }
 
