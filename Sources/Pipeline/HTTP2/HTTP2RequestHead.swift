@@ -57,11 +57,12 @@ struct HTTP2RequestHead {
         if refusal != nil { return 0 }
         let text = String(decoding: value, as: UTF8.self)
         if isPseudo {
-            switch String(decoding: name, as: UTF8.self) {
-            case ":method": method = text
-            case ":scheme": scheme = text
-            case ":authority": authority = text
-            case ":path": path = text
+            // Told apart by their bytes: no string for the name.
+            switch name.count {
+            case 5 where name.elementsEqual(":path".utf8): path = text
+            case 7 where name.elementsEqual(":method".utf8): method = text
+            case 7 where name.elementsEqual(":scheme".utf8): scheme = text
+            case 10 where name.elementsEqual(":authority".utf8): authority = text
             default: break
             }
             return 0
