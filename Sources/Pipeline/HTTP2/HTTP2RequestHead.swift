@@ -42,11 +42,11 @@ struct HTTP2RequestHead {
         listBytes += size
         lineBytes += name.count + value.count + 4
         let isPseudo = name.first == UInt8(ascii: ":")
-        if !isPseudo || name.elementsEqual(":authority".utf8) { fieldCount += 1 }
+        if !isPseudo || Self.equals(name, ":authority") { fieldCount += 1 }
         if refusal != nil { return size }
         // As over HTTP/1.1, the target is measured as the text it decodes to (invalid UTF-8
         // becomes U+FFFD, three bytes), so the path kept is never longer than the limit.
-        if isPseudo, value.count > limits.maxURIBytes / 3, name.elementsEqual(":path".utf8),
+        if isPseudo, value.count > limits.maxURIBytes / 3, Self.equals(name, ":path"),
            String(decoding: value, as: UTF8.self).utf8.count > limits.maxURIBytes {
             refuse(.uriTooLong)
         } else if isTooLarge || lineBytes > limits.maxHeaderBytes {
@@ -58,22 +58,33 @@ struct HTTP2RequestHead {
         let text = String(decoding: value, as: UTF8.self)
         if isPseudo {
             // Told apart by their bytes: no string for the name.
-            switch name.count {
-            case 5 where name.elementsEqual(":path".utf8): path = text
-            case 7 where name.elementsEqual(":method".utf8): method = text
-            case 7 where name.elementsEqual(":scheme".utf8): scheme = text
-            case 10 where name.elementsEqual(":authority".utf8): authority = text
-            default: break
+            if Self.equals(name, ":path") {
+                path = text
+            } else if Self.equals(name, ":method") {
+                method = text
+            } else if Self.equals(name, ":scheme") {
+                scheme = text
+            } else if Self.equals(name, ":authority") {
+                authority = text
             }
             return 0
         }
         // Cookie crumbs are joined again for everything downstream (RFC 9113 §8.2.3).
-        if name.elementsEqual("cookie".utf8) {
+        if Self.equals(name, "cookie") {
             cookies.append(text)
             return 0
         }
         fields.append(HTTPField(name: String(decoding: name, as: UTF8.self), value: text))
         return 0
+    }
+
+    /// Whether `name` is `literal`, byte for byte (nghttp2 has checked names are lower-case).
+    @inline(__always)
+    static func equals(_ name: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        guard name.count == literal.utf8CodeUnitCount else { return false }
+        let expected = literal.utf8Start
+        for index in 0..<name.count where name[index] != expected[index] { return false }
+        return true
     }
 
     private mutating func refuse(_ reason: HTTP1ParseError) {

@@ -9,10 +9,8 @@ struct HTTP2ResponseHead {
     private var bytes: [UInt8] = []
     private var ranges: [(name: Range<Int>, value: Range<Int>)] = []
 
-    /// Fields the codec owns; a middleware's copy is dropped.
-    static let dropped: [[UInt8]] = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
-                                     "content-length"].map { Array($0.utf8) }
-    private static let date = Array("date".utf8)
+    // Fields the codec owns (a middleware's copy is dropped): connection, keep-alive,
+    // proxy-connection, transfer-encoding, upgrade, te and content-length; see `kind`.
 
     /// The head of a response with `status`. `length` is the body length to announce, if known;
     /// `date` is left out when empty (interim responses).
@@ -57,18 +55,49 @@ struct HTTP2ResponseHead {
     /// Starts a field named `name`, lower-cased; nil (and nothing kept) for a connection-specific
     /// name, otherwise whether it is `date`.
     private mutating func appendName(lowercasing name: String) -> Bool? {
-        let start = bytes.count
-        for byte in name.utf8 { bytes.append(byte >= 65 && byte <= 90 ? byte | 0x20 : byte) }
-        let (isDropped, isDate) = bytes.withUnsafeBufferPointer { all in
-            let written = UnsafeBufferPointer(rebasing: all[start...])
-            return (Self.dropped.contains { $0.count == written.count && $0.elementsEqual(written) }, written.elementsEqual(Self.date))
+        var name = name
+        return name.withUTF8 { utf8 in
+            switch Self.kind(utf8) {
+            case .dropped: return nil
+            case .date: appendLowercased(utf8); return true
+            case .other: appendLowercased(utf8); return false
+            }
         }
-        if isDropped {
-            bytes.removeSubrange(start...)
-            return nil
+    }
+
+    private mutating func appendLowercased(_ utf8: UnsafeBufferPointer<UInt8>) {
+        let start = bytes.count
+        bytes.append(contentsOf: utf8)
+        bytes.withUnsafeMutableBufferPointer { all in
+            for index in start..<all.count where all[index] >= 65 && all[index] <= 90 { all[index] |= 0x20 }
         }
         ranges.append((start..<bytes.count, bytes.count..<bytes.count))
-        return isDate
+    }
+
+    private enum NameKind { case dropped, date, other }
+
+    /// What a field name is to the codec, ignoring ASCII case; told by its length first (this runs
+    /// for every field of every response).
+    private static func kind(_ name: UnsafeBufferPointer<UInt8>) -> NameKind {
+        func named(_ literal: StaticString) -> Bool {
+            guard name.count == literal.utf8CodeUnitCount else { return false }
+            let expected = literal.utf8Start
+            for index in 0..<name.count {
+                let byte = name[index]
+                if (byte >= 65 && byte <= 90 ? byte | 0x20 : byte) != expected[index] { return false }
+            }
+            return true
+        }
+        switch name.count {
+        case 2: return named("te") ? .dropped : .other
+        case 4: return named("date") ? .date : .other
+        case 7: return named("upgrade") ? .dropped : .other
+        case 10: return named("connection") || named("keep-alive") ? .dropped : .other
+        case 14: return named("content-length") ? .dropped : .other
+        case 16: return named("proxy-connection") ? .dropped : .other
+        case 17: return named("transfer-encoding") ? .dropped : .other
+        default: return .other
+        }
     }
 
     /// The value of the field just started. A value with CR, LF or NUL would be rejected by the
