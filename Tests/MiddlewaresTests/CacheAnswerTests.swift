@@ -43,4 +43,14 @@ struct CacheAnswerTests {
             }
         }
     }
+
+    @Test("preconditions and Range are told from other request fields, in any case")
+    func asksForPart() {
+        for name in ["If-None-Match", "if-modified-since", "IF-RANGE", "If-", "Range", "range", "RANGE", "If-ab"] {
+            #expect(CacheAnswer.asksForPart(name), "\(name)")
+        }
+        for name in ["Host", "If", "Iff-x", "Ranges", "Rang", "", "I", "Accept", "X-If-None-Match", "Ifx-a", "If_a"] {
+            #expect(!CacheAnswer.asksForPart(name), "\(name)")
+        }
+    }
 }

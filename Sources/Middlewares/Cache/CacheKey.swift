@@ -30,18 +30,31 @@ struct CacheKey: Hashable, Sendable, CustomStringConvertible {
     /// `GET host/path?query` with the host as `Request.host` gives it (lower-cased, no port),
     /// written into one string: the key is made for every request.
     static func url(of request: Request) -> String {
-        let host = hostPart(of: request.authority)
-        let lower = host.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
-        var text = ""
-        text.reserveCapacity(4 + host.utf8.count + request.path.utf8.count + (request.query.map { 1 + $0.utf8.count } ?? 0))
-        text += "GET "
-        if lower { text += host.lowercasedASCII() } else { text += host }
-        text += request.path
-        if let query = request.query {
-            text += "?"
-            text += query
+        var host = hostPart(of: request.authority)
+        var path = request.path
+        var query = request.query
+        let count = 4 + host.utf8.count + path.utf8.count + (query.map { 1 + $0.utf8.count } ?? 0)
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var at = 0
+            func put(_ bytes: UnsafeBufferPointer<UInt8>, lowercasing: Bool = false) {
+                for byte in bytes {
+                    buffer[at] = lowercasing && byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                    at += 1
+                }
+            }
+            for byte in "GET ".utf8 {
+                buffer[at] = byte
+                at += 1
+            }
+            host.withUTF8 { put($0, lowercasing: true) }
+            path.withUTF8 { put($0) }
+            if query != nil {
+                buffer[at] = UInt8(ascii: "?")
+                at += 1
+                query!.withUTF8 { put($0) }
+            }
+            return at
         }
-        return text
     }
 
     /// The host of `authority` without its port, as it was sent (`Request.host` lower-cases it).
