@@ -59,7 +59,8 @@ public struct Files: Middleware {
         if Self.isCleanFilePath(decoded) {
             // The common case, a clean path: no segment to drop or refuse.
             relative = String(decoded.dropFirst())
-            name = relative[(relative.lastIndex(of: "/").map(relative.index(after:)) ?? relative.startIndex)...]
+            // By bytes: a Character search over the path showed in profiles of small files.
+            name = relative[(relative.utf8.lastIndex(of: UInt8(ascii: "/")).map(relative.utf8.index(after:)) ?? relative.startIndex)...]
         } else {
             var segments: [Substring] = []
             for segment in decoded.split(separator: "/", omittingEmptySubsequences: true) {
