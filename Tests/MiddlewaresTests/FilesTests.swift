@@ -196,4 +196,11 @@ struct FilesTests {
         #expect(found.contains("/stacks/s/chain/0/stripPrefix: must start with /"))
         #expect(found.contains("/stacks/t/chain/0/root: required"))
     }
+
+    @Test("the ETag is the modification time and size in hex, quoted")
+    func etagForm() {
+        for (modified, size): (Int64, Int64) in [(0, 0), (1, 15), (16, 16), (1_733_400_000, 200), (Int64.max, 1 << 40), (-5, 3)] {
+            #expect(Files.etag(modified: modified, size: size) == "\"" + String(modified, radix: 16) + "-" + String(size, radix: 16) + "\"")
+        }
+    }
 }

@@ -15,8 +15,13 @@ public enum MediaTypes {
 
     /// The media type for `name`, `application/octet-stream` when the extension is unknown.
     public static func forFile(_ name: some StringProtocol) -> String {
-        guard let dot = name.lastIndex(of: "."), name[dot...].count > 1 else { return "application/octet-stream" }
-        let ext = name[name.index(after: dot)...]
+        // The last dot found by bytes, not Characters: this runs for every file response.
+        let name = String(name)
+        let utf8 = name.utf8
+        guard let dot = utf8.lastIndex(of: UInt8(ascii: ".")), utf8.index(after: dot) != utf8.endIndex else {
+            return "application/octet-stream"
+        }
+        let ext = name[utf8.index(after: dot)...]
         if let known = table[String(ext)] { return known }
         return table[ext.lowercased()] ?? "application/octet-stream"
     }

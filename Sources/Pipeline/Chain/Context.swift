@@ -1,5 +1,30 @@
 import Synchronization
 
+/// A request's id as the server keeps it: text given by whoever made the context, or a prefix
+/// and a number formatted on demand.
+enum RequestID: Sendable {
+    case given(String)
+    case numbered(prefix: String, number: UInt64)
+
+    /// The prefix and at least 8 hex digits of `number`, formatted by hand.
+    static func format(prefix: String, number n: UInt64) -> String {
+        let digits = max(8, (64 - n.leadingZeroBitCount + 3) / 4)
+        return String(unsafeUninitializedCapacity: prefix.utf8.count + digits) { buffer in
+            var i = 0
+            for byte in prefix.utf8 {
+                buffer[i] = byte
+                i += 1
+            }
+            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+                let digit = UInt8((n >> UInt64(shift)) & 0xF)
+                buffer[i] = digit < 10 ? 0x30 + digit : 0x57 + digit
+                i += 1
+            }
+            return i
+        }
+    }
+}
+
 /// Who made a request, as an auth middleware established it.
 public struct Identity: Sendable, Hashable {
     /// The user name, token name or token subject.
@@ -44,7 +69,15 @@ public struct Completion: Sendable {
 /// Immutable facts are plain properties; route parameters, identity and log annotations
 /// sit behind a mutex so a context may cross tasks (a cache fill, a coalesced fetch).
 public final class Context: Sendable {
-    public let requestID: String
+    /// The request's id: given, or the server's prefix and the request's number in hex, written
+    /// out only when someone asks (an access log line, a 500's message), not for every request.
+    public var requestID: String {
+        switch id {
+        case .given(let text): text
+        case .numbered(let prefix, let number): RequestID.format(prefix: prefix, number: number)
+        }
+    }
+    private let id: RequestID
     /// The peer's IP address (the load balancer's, behind one).
     public let clientAddress: String
     public let listener: String
@@ -73,10 +106,17 @@ public final class Context: Sendable {
 
     private let state = Mutex(State())
 
-    public init(requestID: String, clientAddress: String = "127.0.0.1", listener: String = "", stack: String = "",
+    public convenience init(requestID: String, clientAddress: String = "127.0.0.1", listener: String = "", stack: String = "",
                 isSecure: Bool = false, peerIsTrustedProxy: Bool = false, version: HTTPVersion = .http1_1,
                 tlsVersion: String? = nil, timeout: Duration = .seconds(300), readiness: Readiness = .standalone) {
-        self.requestID = requestID
+        self.init(id: .given(requestID), clientAddress: clientAddress, listener: listener, stack: stack, isSecure: isSecure,
+                  peerIsTrustedProxy: peerIsTrustedProxy, version: version, tlsVersion: tlsVersion, timeout: timeout,
+                  readiness: readiness)
+    }
+
+    init(id: RequestID, clientAddress: String, listener: String, stack: String, isSecure: Bool, peerIsTrustedProxy: Bool,
+         version: HTTPVersion, tlsVersion: String?, timeout: Duration, readiness: Readiness) {
+        self.id = id
         self.clientAddress = clientAddress
         self.listener = listener
         self.stack = stack

@@ -8,10 +8,13 @@ final class ByteBuffer {
 
     init(capacity: Int = 16 * 1024) {
         self.capacity = capacity
-        storage = .allocate(byteCount: capacity, alignment: 16)
+        storage = capacity > 0 ? .allocate(byteCount: capacity, alignment: 16) : Self.none
     }
 
-    deinit { storage.deallocate() }
+    deinit { if capacity > 0 { storage.deallocate() } }
+
+    /// What `storage` points at while the buffer holds no memory: never written, never freed.
+    nonisolated(unsafe) private static let none = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 16)
 
     var readableBytes: Int { writerIndex - readerIndex }
     var writableBytes: Int { capacity - writerIndex }
@@ -49,7 +52,7 @@ final class ByteBuffer {
         while newCapacity - writerIndex < count { newCapacity *= 2 }
         let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         newStorage.copyMemory(from: storage, byteCount: writerIndex)
-        storage.deallocate()
+        if capacity > 0 { storage.deallocate() }
         storage = newStorage
         capacity = newCapacity
     }
@@ -69,12 +72,25 @@ final class ByteBuffer {
     }
 
     /// Gives the memory back while nothing is buffered (an idle keep-alive connection holds no
-    /// buffer); the next read allocates again.
-    func release() {
+    /// buffer); the next read allocates again, or takes one from `pool`.
+    func release(to pool: BufferPool? = nil) {
         guard capacity > 0, readableBytes == 0 else { return }
-        storage.deallocate()
-        storage = .allocate(byteCount: 0, alignment: 16)
+        if let pool, pool.keep(storage, capacity: capacity) {
+            // The pool owns the memory now.
+        } else {
+            storage.deallocate()
+        }
+        storage = Self.none
         capacity = 0
+        readerIndex = 0
+        writerIndex = 0
+    }
+
+    /// Takes memory from `pool` for a buffer that holds none (after `release`).
+    func take(from pool: BufferPool) {
+        guard capacity == 0 else { return }
+        storage = pool.take()
+        capacity = pool.size
         readerIndex = 0
         writerIndex = 0
     }
@@ -88,5 +104,34 @@ final class ByteBuffer {
         capacity = target
         readerIndex = 0
         writerIndex = 0
+    }
+}
+
+/// Read buffers of one size that connections on one loop hand back while idle and take again
+/// when their next request arrives: a keep-alive request costs no malloc and free of 16 KiB.
+/// At most `limit` are kept; the rest are freed. Loop-confined.
+final class BufferPool {
+    let size: Int
+    private let limit: Int
+    private var spare: [UnsafeMutableRawPointer] = []
+
+    init(size: Int = 16 * 1024, limit: Int = 64) {
+        self.size = size
+        self.limit = limit
+        spare.reserveCapacity(limit)
+    }
+
+    deinit { for pointer in spare { pointer.deallocate() } }
+
+    /// Memory of `size` bytes, kept or newly allocated.
+    func take() -> UnsafeMutableRawPointer {
+        spare.popLast() ?? .allocate(byteCount: size, alignment: 16)
+    }
+
+    /// Keeps `pointer` for the next `take`; false (the caller frees it) when it is another size or the pool is full.
+    func keep(_ pointer: UnsafeMutableRawPointer, capacity: Int) -> Bool {
+        guard capacity == size, spare.count < limit else { return false }
+        spare.append(pointer)
+        return true
     }
 }

@@ -36,6 +36,8 @@ public final class EventLoop: SerialExecutor, TaskExecutor, @unchecked Sendable 
     private var lastSweep: UInt64 = 0
     private var cachedDateSecond: Int64 = 0
     private var cachedDate: [UInt8] = []
+    /// Read buffers idle connections on this loop gave back (HTTP/1.1 keep-alive).
+    let bufferPool = BufferPool()
     /// Connections this loop owns, for draining and counting.
     var connections: [ObjectIdentifier: any DrainableConnection] = [:]
     /// This loop's registrations of the listening sockets, by descriptor.

@@ -74,6 +74,21 @@ public final class OpenFile: Sendable {
         return result
     }
 
+    /// Reads into `buffer` from `offset` until it is full or the file ends; the count read.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        var filled = 0
+        while filled < buffer.count {
+            let n = pread(descriptor, buffer.baseAddress! + filled, buffer.count - filled, off_t(offset) + off_t(filled))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError.errno("pread")
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        return filled
+    }
+
     /// SHA-256 of the whole file, read in 1 MiB pieces. Blocking: call it on the pool.
     public func sha256() throws -> [UInt8] {
         let hasher = SHA256Hasher()

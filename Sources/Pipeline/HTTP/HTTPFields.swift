@@ -88,6 +88,9 @@ public struct HTTPFields: Sendable, Hashable, RandomAccessCollection, Expressibl
 
     public mutating func append(_ field: HTTPField) { storage.append(field) }
 
+    /// Room for `count` fields without growing (a parser that knows a head's usual size).
+    public mutating func reserveCapacity(_ count: Int) { storage.reserveCapacity(count) }
+
     public mutating func remove(_ name: String) {
         storage.removeAll { $0.name.equalsIgnoringASCIICase(name) }
     }

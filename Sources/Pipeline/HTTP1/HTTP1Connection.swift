@@ -73,11 +73,10 @@ final class HTTP1Connection: DrainableConnection {
             let n: Int
             do {
                 if idle {
-                    // An idle keep-alive connection holds no buffer while it waits (docs/security.md).
-                    buffer.release()
-                    try await transport.awaitInput(deadline: idleDeadline ?? Monotonic.after(timeouts.keepAlive))
+                    n = try await readIdle(deadline: idleDeadline ?? Monotonic.after(timeouts.keepAlive))
+                } else {
+                    n = try await transport.read(into: buffer, deadline: headDeadline ?? idleDeadline ?? Monotonic.after(timeouts.keepAlive))
                 }
-                n = try await transport.read(into: buffer, deadline: headDeadline ?? idleDeadline ?? Monotonic.after(timeouts.keepAlive))
             } catch IOError.timeout where !idle {
                 RefusalLog.refused(info, protocol: "HTTP/1.1", status: 408, reason: "request head not received in time")
                 try? await writeError(.requestTimeout, "request head not received in time")
@@ -92,6 +91,36 @@ final class HTTP1Connection: DrainableConnection {
             sawLineEnd = sawLineEnd || endsLine
             worthParsing = endsLine || buffer.readableBytes > limits.maxHeaderBytes
                 || (!sawLineEnd && buffer.readableBytes > limits.maxURIBytes + 32)
+        }
+    }
+
+    /// Reads the first bytes of the next request. An idle keep-alive connection holds no buffer
+    /// while it waits (docs/security.md): a read is tried at once, and when nothing is there the
+    /// buffer goes back to the loop's pool until the socket is readable. (No `MSG_PEEK` first: a
+    /// wake-up with nothing to read costs one empty read, as a peek would.)
+    private func readIdle(deadline: UInt64) async throws -> Int {
+        let pool = loop.bufferPool
+        while true {
+            if buffer.writableBytes < 4096 {
+                buffer.release(to: pool)
+                buffer.take(from: pool)
+                if buffer.writableBytes < 4096 { buffer.reserveWritable(16 * 1024) }
+            }
+            switch try transport.readNow(into: buffer.writable) {
+            case .bytes(let n):
+                buffer.moveWriterIndex(by: n)
+                return n
+            case .closed:
+                return 0
+            case .wantRead:
+                buffer.release(to: pool)
+                if core.closesIdle { return 0 }
+                try await transport.io.waitReadable(deadline: deadline)
+            case .wantWrite:
+                buffer.release(to: pool)
+                if core.closesIdle { return 0 }
+                try await transport.io.waitWritable(deadline: deadline)
+            }
         }
     }
 

@@ -30,6 +30,9 @@ public struct HTTP1Parser: Sendable {
         if target.utf8.count > limits.maxURIBytes { throw .uriTooLong }
 
         var headers = HTTPFields()
+        headers.reserveCapacity(8)
+        // The few fields the codec itself reads, gathered while parsing (no lookups afterwards).
+        var known = KnownFields()
         var position = lineEnd + 2
         while true {
             if position - start > limits.maxHeaderBytes { throw .headersTooLarge }
@@ -42,35 +45,39 @@ public struct HTTP1Parser: Sendable {
                 break
             }
             if headers.count >= limits.maxHeaderCount { throw .tooManyHeaders }
-            headers.append(try parseField(bytes, position, end))
+            let (field, kind) = try parseField(bytes, position, end)
+            known.note(kind, field.value)
+            headers.append(field)
             position = end + 2
         }
         if position - start > limits.maxHeaderBytes { throw .headersTooLarge }
 
-        let framing = try framing(of: headers, version: version)
-        let hosts = headers.values("Host")
-        if version == .http1_1, hosts.count != 1 {
-            throw .badRequest(hosts.isEmpty ? "missing Host" : "more than one Host")
+        let framing = try framing(of: known, version: version)
+        if version == .http1_1, known.hostCount != 1 {
+            throw .badRequest(known.hostCount == 0 ? "missing Host" : "more than one Host")
         }
-        if hosts.count > 1 { throw .badRequest("more than one Host") }
+        if known.hostCount > 1 { throw .badRequest("more than one Host") }
         if target.hasPrefix("http://") || target.hasPrefix("https://") {
             target = try originForm(fromAbsolute: target, headers: &headers)
         } else if !(target.hasPrefix("/") || (target == "*" && method == .options)) {
             throw .badRequest("invalid request target")
         }
 
-        let connection = headers.list("Connection")
         let keepAlive: Bool
-        if connection.contains(where: { $0.equalsIgnoringASCIICase("close") }) {
-            keepAlive = false
-        } else if version == .http1_0 {
-            keepAlive = connection.contains { $0.equalsIgnoringASCIICase("keep-alive") }
+        if known.connection.isEmpty {
+            keepAlive = version != .http1_0
         } else {
-            keepAlive = true
+            let connection = Self.list(known.connection)
+            if connection.contains(where: { $0.equalsIgnoringASCIICase("close") }) {
+                keepAlive = false
+            } else if version == .http1_0 {
+                keepAlive = connection.contains { $0.equalsIgnoringASCIICase("keep-alive") }
+            } else {
+                keepAlive = true
+            }
         }
-        let expect = headers["Expect"]
         var expectsContinue = false
-        if let expect {
+        if let expect = known.expect {
             guard expect.equalsIgnoringASCIICase("100-continue") else { throw .expectationFailed }
             expectsContinue = version == .http1_1
         }
@@ -127,7 +134,52 @@ public struct HTTP1Parser: Sendable {
         return (method, target, version)
     }
 
-    private func parseField(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) throws(HTTP1ParseError) -> HTTPField {
+    /// The request fields the codec reads itself, recognised by their bytes as they are parsed.
+    enum FieldKind {
+        case host, contentLength, transferEncoding, connection, expect, other
+    }
+
+    /// What those fields said, in order; arrays only for fields a request actually has.
+    struct KnownFields {
+        var hostCount = 0
+        var contentLengths: [String] = []
+        var transferEncodings: [String] = []
+        var connection: [String] = []
+        /// The first Expect value.
+        var expect: String?
+
+        mutating func note(_ kind: FieldKind, _ value: String) {
+            switch kind {
+            case .host: hostCount += 1
+            case .contentLength: contentLengths.append(value)
+            case .transferEncoding: transferEncodings.append(value)
+            case .connection: connection.append(value)
+            case .expect: if expect == nil { expect = value }
+            case .other: break
+            }
+        }
+    }
+
+    /// Which known field `name` (token bytes) is, ignoring ASCII case; the length decides first.
+    static func fieldKind(_ name: UnsafeRawBufferPointer) -> FieldKind {
+        func named(_ lower: StaticString) -> Bool {
+            let expected = UnsafeRawBufferPointer(start: lower.utf8Start, count: lower.utf8CodeUnitCount)
+            for i in 0..<expected.count where name[i] | 0x20 != expected[i] { return false }
+            return true
+        }
+        // `| 0x20` lowercases a letter; of the other bytes it maps onto a lower-case letter or `-`
+        // none is a token byte, so only the name itself, in any case, compares equal.
+        switch name.count {
+        case 4: return named("host") ? .host : .other
+        case 6: return named("expect") ? .expect : .other
+        case 10: return named("connection") ? .connection : .other
+        case 14: return named("content-length") ? .contentLength : .other
+        case 17: return named("transfer-encoding") ? .transferEncoding : .other
+        default: return .other
+        }
+    }
+
+    private func parseField(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) throws(HTTP1ParseError) -> (HTTPField, FieldKind) {
         let first = bytes[start]
         if first == 0x20 || first == 0x09 { throw .badRequest("obsolete line folding") }
         var colon = -1
@@ -149,19 +201,27 @@ public struct HTTP1Parser: Sendable {
             let byte = bytes[i]
             if (byte < 0x20 && byte != 0x09) || byte == 0x7F { throw .badRequest("control character in header field") }
         }
-        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<colon]), as: UTF8.self)
+        let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[start..<colon])
+        let name = String(decoding: nameBytes, as: UTF8.self)
         let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
-        return HTTPField(name: name, value: value)
+        return (HTTPField(name: name, value: value), Self.fieldKind(nameBytes))
     }
 
-    private func framing(of headers: HTTPFields, version: HTTPVersion) throws(HTTP1ParseError) -> BodyFraming {
-        let transferEncodings = headers.values("Transfer-Encoding")
-        let lengths = headers.values("Content-Length")
-        if !transferEncodings.isEmpty {
+    /// Every comma-separated element of `values`, trimmed, empty ones left out (RFC 9110 §5.6.1),
+    /// as `HTTPFields.list` gives them.
+    static func list(_ values: [String]) -> [String] {
+        values.flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingASCIIWhitespace() }
+            .filter { !$0.isEmpty }
+    }
+
+    private func framing(of known: KnownFields, version: HTTPVersion) throws(HTTP1ParseError) -> BodyFraming {
+        let lengths = known.contentLengths
+        if !known.transferEncodings.isEmpty {
             // RFC 9112 §6.1: a message with both is a smuggling attempt; refuse and close.
             guard lengths.isEmpty else { throw .badRequest("both Content-Length and Transfer-Encoding") }
             guard version == .http1_1 else { throw .badRequest("Transfer-Encoding in HTTP/1.0") }
-            let codings = headers.list("Transfer-Encoding")
+            let codings = Self.list(known.transferEncodings)
             guard let last = codings.last, last.equalsIgnoringASCIICase("chunked") else {
                 throw .badRequest("Transfer-Encoding without final chunked")
             }

@@ -66,55 +66,113 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
     }
 
     private func head(_ response: Response, length: Int?, keepAlive: Bool) -> [UInt8] {
-        // Built byte by byte into one array: this runs for every response.
+        // Built byte by byte into one array from static pieces: this runs for every response, and
+        // a small file's bytes are read into the same array after it (`write(file:)`).
         var out: [UInt8] = []
-        out.reserveCapacity(256)
-        out.append(contentsOf: version == .http1_0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
+        out.reserveCapacity(512)
+        Self.append(version == .http1_0 ? "HTTP/1.0 " : "HTTP/1.1 ", to: &out)
         appendDecimal(response.status.code, to: &out)
         out.append(0x20)
-        out.append(contentsOf: response.status.reasonPhrase.utf8)
-        out += [0x0D, 0x0A]
+        Self.append(response.status.reasonPhrase, to: &out)
+        out.append(0x0D)
+        out.append(0x0A)
         var hasDate = false
         for field in response.headers {
             // Framing and connection management are this codec's, not the middleware's.
-            if field.name.equalsIgnoringASCIICase("Content-Length") || field.name.equalsIgnoringASCIICase("Transfer-Encoding")
-                || field.name.equalsIgnoringASCIICase("Connection") || field.name.equalsIgnoringASCIICase("Keep-Alive") {
-                continue
+            switch Self.codecField(field.name) {
+            case .framing: continue
+            case .date: hasDate = true
+            case .other: break
             }
-            if field.name.equalsIgnoringASCIICase("Date") { hasDate = true }
-            appendField(field.name.utf8, field.value.utf8, to: &out)
+            appendField(field.name, field.value, to: &out)
         }
-        if !hasDate { appendField("Date".utf8, connection.loop.dateHeader, to: &out) }
+        if !hasDate {
+            Self.append("Date: ", to: &out)
+            out.append(contentsOf: connection.loop.dateHeader)
+            out.append(0x0D)
+            out.append(0x0A)
+        }
         if let length, response.status.code != 204 {
-            out.append(contentsOf: "Content-Length: ".utf8)
+            Self.append("Content-Length: ", to: &out)
             appendDecimal(length, to: &out)
-            out += [0x0D, 0x0A]
+            out.append(0x0D)
+            out.append(0x0A)
         } else if chunked {
-            out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+            Self.append("Transfer-Encoding: chunked\r\n", to: &out)
         }
         if !keepAlive {
-            out.append(contentsOf: "Connection: close\r\n".utf8)
+            Self.append("Connection: close\r\n", to: &out)
         } else if version == .http1_0 {
-            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+            Self.append("Connection: keep-alive\r\n", to: &out)
         }
-        out += [0x0D, 0x0A]
+        out.append(0x0D)
+        out.append(0x0A)
         return out
     }
 
-    private func appendField(_ name: some Collection<UInt8>, _ value: some Collection<UInt8>, to out: inout [UInt8]) {
-        out.append(contentsOf: name)
-        out += [0x3A, 0x20]
-        // A value with CR or LF would split the response (response splitting); drop those bytes.
-        if value.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
-            out.append(contentsOf: value.lazy.filter { $0 != 0x0D && $0 != 0x0A })
-        } else {
-            out.append(contentsOf: value)
+    private enum CodecField { case framing, date, other }
+
+    /// Which response fields the codec writes itself (Content-Length, Transfer-Encoding,
+    /// Connection, Keep-Alive: dropped from the middleware's) or looks for (Date), by length first.
+    private static func codecField(_ name: String) -> CodecField {
+        switch name.utf8.count {
+        case 4: return name.equalsIgnoringASCIICase("Date") ? .date : .other
+        case 10: return name.equalsIgnoringASCIICase("Connection") || name.equalsIgnoringASCIICase("Keep-Alive") ? .framing : .other
+        case 14: return name.equalsIgnoringASCIICase("Content-Length") ? .framing : .other
+        case 17: return name.equalsIgnoringASCIICase("Transfer-Encoding") ? .framing : .other
+        default: return .other
         }
-        out += [0x0D, 0x0A]
     }
 
+    /// Appends a string's UTF-8 bytes (a literal's are contiguous: one copy).
+    private static func append(_ text: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    private static func append(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
+    }
+
+    private func appendField(_ name: String, _ value: String, to out: inout [UInt8]) {
+        Self.append(name, to: &out)
+        out.append(0x3A)
+        out.append(0x20)
+        var value = value
+        value.withUTF8 { bytes in
+            // A value with CR or LF would split the response (response splitting); drop those bytes.
+            if bytes.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+                out.append(contentsOf: bytes.lazy.filter { $0 != 0x0D && $0 != 0x0A })
+            } else {
+                out.append(contentsOf: bytes)
+            }
+        }
+        out.append(0x0D)
+        out.append(0x0A)
+    }
+
+    /// Decimal digits of a non-negative value (status codes, lengths) without making a String.
     private func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        out.append(contentsOf: String(value).utf8)   // a small string: no allocation
+        Self.appendDigits(value, radix: 10, to: &out)
+    }
+
+    private static func appendDigits(_ value: Int, radix: Int, to out: inout [UInt8]) {
+        guard value > 0 else {
+            if value == 0 { out.append(0x30) } else { out.append(contentsOf: String(value, radix: radix).utf8) }
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: room for any Int in base 10 or 16
+        withUnsafeMutableBytes(of: &digits) { raw in
+            var v = value
+            var i = raw.count
+            while v > 0 {
+                i -= 1
+                let d = v % radix
+                raw[i] = UInt8(d < 10 ? 0x30 + d : 0x57 + d)
+                v /= radix
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[i...]))
+        }
     }
 
     private func writeBody(_ body: ResponseBody) async throws {
@@ -145,8 +203,13 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         pendingHead = nil
         if chunked {
             // The CRLF that ends the previous chunk rides in front of this one: one write per chunk.
-            if wroteChunk { prefix += [0x0D, 0x0A] }
-            prefix += Array(String(chunk.count, radix: 16).utf8) + [0x0D, 0x0A]
+            if wroteChunk {
+                prefix.append(0x0D)
+                prefix.append(0x0A)
+            }
+            Self.appendDigits(chunk.count, radix: 16, to: &prefix)
+            prefix.append(0x0D)
+            prefix.append(0x0A)
             wroteChunk = true
         }
         if prefix.isEmpty {
@@ -157,6 +220,9 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         }
     }
 
+    /// Files up to this size go out with the head in one write, read straight behind it.
+    static let inlineFileLimit = 32 * 1024
+
     func write(file region: FileRegion) async throws {
         let loop = connection.loop
         if !loop.inLoop {
@@ -164,8 +230,12 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
             return
         }
         let transport = connection.transport
-        // Small files ride with the head in one write; large ones go by sendfile where the socket allows.
-        guard transport.supportsSendfile, !chunked, region.length > 32 * 1024 else {
+        if !chunked, region.length <= Self.inlineFileLimit, pendingHead != nil {
+            try await writeWithHead(region)
+            return
+        }
+        // Large ones go by sendfile where the socket allows.
+        guard transport.supportsSendfile, !chunked, region.length > Int64(Self.inlineFileLimit) else {
             var offset = region.offset
             let end = region.offset + region.length
             while offset < end {
@@ -186,6 +256,36 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         let sendIdle = connection.timeouts.sendIdle
         try await transport.io.sendfile(region.file, offset: region.offset, length: region.length, deadline: { Monotonic.after(sendIdle) })
         written += Int(region.length)
+    }
+
+    /// A small file region read into the head's own array, after the head: one buffer, one write.
+    /// A file that shrank before it was read fails before anything went out (an honest 500).
+    private func writeWithHead(_ region: FileRegion) async throws {
+        let count = Int(region.length)
+        if let declaredLength, written + count > declaredLength {
+            throw HTTPError(.internalServerError, "body longer than its Content-Length")
+        }
+        guard var out = pendingHead else { return }
+        pendingHead = nil   // so `out` is the array's only reference and grows in place
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: count))
+        let filled: Int
+        do {
+            filled = try out.withUnsafeMutableBytes { raw in
+                try region.file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[start...]), at: region.offset)
+            }
+        } catch {
+            out.removeLast(count)
+            pendingHead = out
+            throw error
+        }
+        guard filled == count else {
+            out.removeLast(count)
+            pendingHead = out
+            throw HTTPError(.internalServerError, "file shrank while it was sent")
+        }
+        written += count
+        try await connection.transport.write(out, [], deadline: deadline)
     }
 
     // MARK: splice relay (Client/SpliceRelay.swift)
@@ -218,7 +318,7 @@ final class HTTP1ResponseWriter: ResponseBodyWriter, @unchecked Sendable {
         var tail = pendingHead ?? []
         pendingHead = nil
         if chunked {
-            tail += wroteChunk ? Array("\r\n0\r\n\r\n".utf8) : Array("0\r\n\r\n".utf8)
+            if wroteChunk { Self.append("\r\n0\r\n\r\n", to: &tail) } else { Self.append("0\r\n\r\n", to: &tail) }
         }
         if !tail.isEmpty { try await connection.transport.write(tail, [], deadline: deadline) }
     }

@@ -41,25 +41,10 @@ final class ServerCore: Sendable {
     let closingIdle = Atomic<Bool>(false)
     var closesIdle: Bool { closingIdle.load(ordering: .relaxed) }
 
-    func nextRequestID() -> String {
-        let n = requestCounter.wrappingAdd(1, ordering: .relaxed).newValue
-        // The prefix and at least 8 hex digits, formatted by hand: this runs for every request.
-        let digits = max(8, (64 - n.leadingZeroBitCount + 3) / 4)
-        return String(unsafeUninitializedCapacity: idPrefix.utf8.count + digits) { buffer in
-            var i = 0
-            for byte in idPrefix.utf8 {
-                buffer[i] = byte
-                i += 1
-            }
-            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-                buffer[i] = Self.hexDigits[Int((n >> UInt64(shift)) & 0xF)]
-                i += 1
-            }
-            return i
-        }
+    /// The next request's id (formatted only when asked for: `Context.requestID`).
+    func nextRequestID() -> RequestID {
+        .numbered(prefix: idPrefix, number: requestCounter.wrappingAdd(1, ordering: .relaxed).newValue)
     }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Picks the stack, builds the context and runs the chain. Never throws: errors are responses.
     func respond(to request: Request, on connection: ConnectionInfo) async -> (Response, Context) {
@@ -88,7 +73,7 @@ final class ServerCore: Sendable {
     }
 
     private func makeContext(_ connection: ConnectionInfo, stack: String, timeout: Duration) -> Context {
-        Context(requestID: nextRequestID(), clientAddress: connection.peerIP, listener: connection.listener.name, stack: stack,
+        Context(id: nextRequestID(), clientAddress: connection.peerIP, listener: connection.listener.name, stack: stack,
                 isSecure: connection.isSecure, peerIsTrustedProxy: connection.peerIsTrustedProxy,
                 version: connection.version, tlsVersion: connection.tlsVersion, timeout: timeout, readiness: readiness)
     }

@@ -20,25 +20,42 @@ public enum HTTPDate {
     /// Writes `Sun, 06 Nov 1994 08:49:37 GMT` into `out` (29 bytes) without building strings:
     /// every file response carries one.
     private static func fill(_ out: UnsafeMutableBufferPointer<UInt8>, _ seconds: Int64) -> Int {
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
+        let parts = civil(seconds)
         func put(_ byte: UInt8, _ i: Int) { out[i] = byte }
-        func two(_ value: Int32, _ i: Int) {
+        func two(_ value: Int64, _ i: Int) {
             out[i] = UInt8(48 + value / 10 % 10)
             out[i + 1] = UInt8(48 + value % 10)
         }
-        let day = Int(parts.tm_wday) * 3, month = Int(parts.tm_mon) * 3
+        let day = Int(parts.weekday) * 3, month = Int(parts.month - 1) * 3
         for k in 0..<3 {
             out[k] = dayBytes[day + k]
             out[8 + k] = monthBytes[month + k]
         }
-        put(0x2C, 3); put(0x20, 4); two(parts.tm_mday, 5); put(0x20, 7); put(0x20, 11)
-        let year = parts.tm_year + 1900
-        two(year / 100, 12); two(year % 100, 14)
-        put(0x20, 16); two(parts.tm_hour, 17); put(0x3A, 19); two(parts.tm_min, 20); put(0x3A, 22); two(parts.tm_sec, 23)
+        put(0x2C, 3); put(0x20, 4); two(parts.day, 5); put(0x20, 7); put(0x20, 11)
+        two(parts.year / 100, 12); two(parts.year % 100, 14)
+        put(0x20, 16); two(parts.hour, 17); put(0x3A, 19); two(parts.minute, 20); put(0x3A, 22); two(parts.second, 23)
         put(0x20, 25); put(0x47, 26); put(0x4D, 27); put(0x54, 28)
         return 29
+    }
+
+    /// The UTC calendar fields of `seconds` since 1970 (proleptic Gregorian), computed rather than
+    /// asked of `gmtime_r`, which takes glibc's process-wide time-zone lock on every call.
+    static func civil(_ seconds: Int64) -> (year: Int64, month: Int64, day: Int64, weekday: Int64, hour: Int64, minute: Int64, second: Int64) {
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let clock = seconds - days * 86400
+        // Days to civil date (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shifted = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shifted + 2) / 5 + 1
+        let month = shifted < 10 ? shifted + 3 : shifted - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        // 1 January 1970 was a Thursday (4, with Sunday 0).
+        let weekday = (days % 7 + 11) % 7
+        return (year, month, day, weekday, clock / 3600, clock / 60 % 60, clock % 60)
     }
 
     /// Parses an HTTP-date (RFC 9110 §5.6.7): the IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT` exactly
