@@ -1,3 +1,5 @@
+// sys/socket.h's SOCK_* constants: Glibc alone does not always make them visible in this file.
+internal import CSystemShims
 #if canImport(Glibc)
 internal import Glibc
 #endif
