@@ -3,9 +3,12 @@ import Pipeline
 /// `files`: serves a directory. ETag and Last-Modified with 304, a single Range with 206/416,
 /// HEAD, Content-Type by extension, index files. Paths are resolved by the kernel beneath the
 /// root (openat2 RESOLVE_BENEATH), so `..`, encoded `%2e%2e`, absolute paths and symlinks that
-/// leave the root are all refused, whatever form they arrive in.
+/// leave the root are all refused, whatever form they arrive in. Small files stay open per loop
+/// between requests (`OpenFileCache`: checked with fstat on every request, opened again by path
+/// after a second).
 public struct Files: Middleware {
     let root: DirectoryHandle
+    let openFiles: OpenFileCache
     let index: [String]
     let stripPrefix: String?
     let cacheControl: String?
@@ -18,6 +21,7 @@ public struct Files: Middleware {
             OptionSpec("index", "[string]", "files tried for a directory request", default: "[\"index.html\"]"),
             OptionSpec("stripPrefix", "string", "path prefix removed before looking up the file (e.g. \"/static\")"),
             OptionSpec("cacheControl", "string", "Cache-Control value for every file (e.g. \"max-age=300\")"),
+            OptionSpec("openFiles", "integer", "small files (up to 256 KiB) kept open per loop between requests; 0 opens every file per request", default: "64"),
         ],
         build: { options, _ in
             let path = options.path("root", required: true) ?? ""
@@ -25,6 +29,7 @@ public struct Files: Middleware {
             if !options.has("index") { index = ["index.html"] }
             let strip = options.string("stripPrefix")
             if let strip, !strip.hasPrefix("/") { options.error("stripPrefix", "must start with /") }
+            let openFiles = options.int("openFiles", default: 64, range: 0...65_536)
             guard !path.isEmpty else { return Files(root: DirectoryHandle.invalid, index: [], stripPrefix: nil, cacheControl: nil) }
             let root: DirectoryHandle
             do throws(SystemError) {
@@ -33,11 +38,13 @@ public struct Files: Middleware {
                 throw ConfigError("cannot open directory \"\(path)\": \(error.reason)", at: options.pointer.appending("root"))
             }
             return Files(root: root, index: index, stripPrefix: strip.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 },
-                         cacheControl: options.string("cacheControl"))
+                         cacheControl: options.string("cacheControl"), openFiles: openFiles)
         })
 
-    public init(root: DirectoryHandle, index: [String] = ["index.html"], stripPrefix: String? = nil, cacheControl: String? = nil) {
+    public init(root: DirectoryHandle, index: [String] = ["index.html"], stripPrefix: String? = nil, cacheControl: String? = nil,
+                openFiles: Int = 64) {
         self.root = root
+        self.openFiles = OpenFileCache(root: root, capacity: openFiles)
         self.index = index
         self.stripPrefix = stripPrefix
         self.cacheControl = cacheControl
@@ -71,7 +78,7 @@ public struct Files: Middleware {
             relative = segments.isEmpty ? "." : segments.joined(separator: "/")
             name = segments.last ?? ""
         }
-        switch root.open(relative) {
+        switch openFiles.open(relative) {
         case .file(let file):
             return respond(with: file, name: String(name), request: request)
         case .directory:
@@ -82,7 +89,7 @@ public struct Files: Middleware {
                 return Response(status: .movedPermanently, headers: ["Location": location], body: .empty)
             }
             for name in index {
-                if case .file(let file) = root.open(relative == "." ? name : relative + "/" + name) {
+                if case .file(let file) = openFiles.open(relative == "." ? name : relative + "/" + name) {
                     return respond(with: file, name: name, request: request)
                 }
             }

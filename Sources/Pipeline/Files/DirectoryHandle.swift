@@ -44,11 +44,16 @@ public final class DirectoryHandle: Sendable {
 
     /// Opens `relative` (no leading slash; `.` is the root) beneath the directory.
     public func open(_ relative: String) -> Lookup {
+        var info = stat()
+        return open(relative, status: &info)
+    }
+
+    /// `open`, with what fstat said of the file (for `OpenFileCache`, which checks it again later).
+    func open(_ relative: String, status info: inout stat) -> Lookup {
         let fd = openBeneath(relative)
         guard fd >= 0 else {
             return errno == EACCES ? .forbidden : .missing
         }
-        var info = stat()
         guard fstat(fd, &info) == 0 else {
             close(fd)
             return .missing
