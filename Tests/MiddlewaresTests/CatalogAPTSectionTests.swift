@@ -45,3 +45,17 @@ struct CatalogAPTSectionTests {
         #expect(APTSection.fileName("!!!") == "gateway")
     }
 }
+
+@Suite("catalog: release days")
+struct CatalogDateTests {
+    @Test("a modification time is its UTC day, leap days and times before 1970 included")
+    func days() {
+        #expect(CatalogDate.day(0) == "1970-01-01")
+        #expect(CatalogDate.day(86_399) == "1970-01-01")
+        #expect(CatalogDate.day(-1) == "1969-12-31")
+        #expect(CatalogDate.day(951_782_400) == "2000-02-29")
+        #expect(CatalogDate.day(1_798_761_599) == "2026-12-31")
+        #expect(CatalogDate.day(iso: "2024-05-01T10:00:00Z") == "2024-05-01")
+        #expect(CatalogDate.day(iso: "2024") == nil)
+    }
+}

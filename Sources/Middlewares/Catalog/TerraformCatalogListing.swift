@@ -15,20 +15,11 @@ protocol TerraformCatalogListing: Sendable {
 }
 
 enum CatalogDate {
-    /// `YYYY-MM-DD` of seconds since 1970 (UTC), by the civil-from-days algorithm.
+    /// `YYYY-MM-DD` of seconds since 1970 (UTC).
     static func day(_ seconds: Int64) -> String {
-        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
-        let z = days + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let date = HTTPDate.civil(seconds)
         func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(year)-\(two(month))-\(two(day))"
+        return "\(date.year)-\(two(date.month))-\(two(date.day))"
     }
 
     /// The day of an ISO 8601 timestamp (`2024-05-01T10:00:00Z`).

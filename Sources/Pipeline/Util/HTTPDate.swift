@@ -40,7 +40,7 @@ public enum HTTPDate {
 
     /// The UTC calendar fields of `seconds` since 1970 (proleptic Gregorian), computed rather than
     /// asked of `gmtime_r`, which takes glibc's process-wide time-zone lock on every call.
-    static func civil(_ seconds: Int64) -> (year: Int64, month: Int64, day: Int64, weekday: Int64, hour: Int64, minute: Int64, second: Int64) {
+    public static func civil(_ seconds: Int64) -> (year: Int64, month: Int64, day: Int64, weekday: Int64, hour: Int64, minute: Int64, second: Int64) {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let clock = seconds - days * 86400
         // Days to civil date (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
