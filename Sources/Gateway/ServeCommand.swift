@@ -31,21 +31,9 @@ enum ServeCommand {
         let parsed = CLI.parse(arguments, spec)
         let path = CLI.absolute(parsed.values["config"]?.last ?? "pipeline.json")
         let explicitPidFile = parsed.values["pid-file"]?.last.map(PidFile.init(path:))
-        let (loaded, issues) = CLI.load(path)
-        for issue in issues {
-            Log.write(issue.severity == .error ? .error : .warning, "config", [("at", issue.pointer.description), ("problem", issue.message)])
-        }
-        guard let pipeline = loaded else {
-            CLI.fail("\(path) has \(issues.count { $0.severity == .error }) error(s); nothing started (see `gateway check \(path)`)")
-        }
-        let server: Server
-        do {
-            // Sockets systemd (a socket unit, systemd-socket-activate) bound for us are used as given.
-            server = try Server(pipeline: pipeline, inherited: SocketActivation.takeInherited())
-            try server.start()
-        } catch {
-            CLI.fail("cannot start: \(error)")
-        }
+        // The first pipeline is not held here: this function never returns, and a reference in its
+        // scope kept the first pipeline (its caches, open directories and files) alive after a reload.
+        let (server, stacks) = Self.start(path)
         // Written once the listeners are bound, so a second instance that cannot bind leaves the
         // first one's file alone. Only a pid file asked for by name is worth refusing to run for.
         var pidFile: PidFile? = explicitPidFile ?? PidFile(forConfig: path)
@@ -58,11 +46,11 @@ enum ServeCommand {
         }
         let supervisor = Supervisor(server: server, path: path, pidFile: pidFile)
         let serveArguments = Array(CommandLine.arguments.dropFirst())
-        var started = [("config", path), ("version", GatewayVersion.string), ("stacks", pipeline.stacks.map(\.name).joined(separator: ","))]
+        var started = [("config", path), ("version", GatewayVersion.string), ("stacks", stacks.joined(separator: ","))]
         if let pidFile { started.append(("pid_file", pidFile.path)) }
         if let predecessor = ProcessHandover.predecessor { started.append(("took_over_from", String(predecessor))) }
         Log.info("started", started)
-        ServiceNotifier.notify("READY=1\nSTATUS=serving \(pipeline.stacks.count) stack(s)\nMAINPID=\(getpid())")
+        ServiceNotifier.notify("READY=1\nSTATUS=serving \(stacks.count) stack(s)\nMAINPID=\(getpid())")
         ProcessHandover.notifyPredecessor()
         // The main thread takes the signals, which every thread blocks, one at a time with
         // sigwaitinfo: one sent the moment "started" appears stays pending until it is taken here.
@@ -83,6 +71,26 @@ enum ServeCommand {
                 default: await supervisor.shutdown(announce: number == SIGTERM)
                 }
             }
+        }
+    }
+
+    /// Loads `path` and starts serving it; the names of its stacks. Exits with one line when the
+    /// file has errors or a listener cannot be bound.
+    private static func start(_ path: String) -> (Server, [String]) {
+        let (loaded, issues) = CLI.load(path)
+        for issue in issues {
+            Log.write(issue.severity == .error ? .error : .warning, "config", [("at", issue.pointer.description), ("problem", issue.message)])
+        }
+        guard let pipeline = loaded else {
+            CLI.fail("\(path) has \(issues.count { $0.severity == .error }) error(s); nothing started (see `gateway check \(path)`)")
+        }
+        do {
+            // Sockets systemd (a socket unit, systemd-socket-activate) bound for us are used as given.
+            let server = try Server(pipeline: pipeline, inherited: SocketActivation.takeInherited())
+            try server.start()
+            return (server, pipeline.stacks.map(\.name))
+        } catch {
+            CLI.fail("cannot start: \(error)")
         }
     }
 }
